@@ -1,0 +1,1 @@
+"""Expressions on Discord: slash commands, buttons, rendering and the inference queue."""

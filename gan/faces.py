@@ -1,0 +1,92 @@
+"""`Faces`: the one object the CLI, the bot, the tests and the benchmarks use to draw faces."""
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .attributes import AttributeSet, Edits
+from .checkpoint import load_generator
+from .imaging import to_uint8
+from .latent import check_seeds, latents, slerp, truncate
+from .model import fuse_batchnorm
+
+WEIGHTS_DIR = Path(__file__).parent / "weights"
+GENERATOR_FILE = "generator.safetensors"
+ATTRIBUTES_FILE = "attributes.safetensors"
+MAX_FRAMES = 256
+
+
+class Faces:
+    """A loaded generator plus its attribute sliders.
+
+    Latents are drawn on the CPU per seed, so a seed gives the same face on any device and in
+    any batch; the network runs on `device`.
+    """
+
+    def __init__(self, generator: torch.nn.Module, meta: dict, attributes: AttributeSet, device: str = "cpu"):
+        self.generator = generator
+        self.meta = meta
+        self.device = torch.device(device)
+        self._attributes = attributes
+        self.nz: int = generator.config.nz
+
+    @classmethod
+    def load(cls, path: Path | str | None = None, device: str = "cpu") -> "Faces":
+        """Load a generator checkpoint (default: the shipped one) and, if an attributes file
+        sits beside it, its sliders. Raises CheckpointError naming the file on any problem."""
+        path = Path(path) if path is not None else WEIGHTS_DIR / GENERATOR_FILE
+        if device == "cuda" and not torch.cuda.is_available():
+            raise ValueError("device 'cuda' was asked for, but torch sees no CUDA GPU")
+        g, meta = load_generator(path, "cpu")
+        g = fuse_batchnorm(g).to(device)
+        attr_path = path.parent / ATTRIBUTES_FILE
+        attributes = AttributeSet.load(attr_path, g.config.nz) if attr_path.is_file() else AttributeSet()
+        return cls(g, meta, attributes, device)
+
+    # --- sliders ------------------------------------------------------------------------------
+    @property
+    def attributes(self) -> list[str]:
+        """Slider names, in display order."""
+        return self._attributes.names
+
+    def attribute_info(self, name: str) -> dict:
+        return self._attributes[name].info()
+
+    def check_edits(self, edits: Edits | None) -> dict[str, float | str]:
+        """Validate edits without rendering (ValueError naming the valid choices)."""
+        return self._attributes.check(edits)
+
+    # --- latents and images -----------------------------------------------------------------------
+    def latent(self, seeds: Iterable[int] | int) -> torch.Tensor:
+        """(N, nz) CPU latents of the seeds (integers 0 .. 2**32-1)."""
+        return latents(seeds, self.nz)
+
+    def edit(self, z: torch.Tensor, edits: Edits | None = None, truncation: float = 1.0) -> torch.Tensor:
+        """Truncate, then apply edits: edits keep their full strength at any truncation."""
+        z = truncate(z, truncation) if truncation != 1.0 else z
+        return self._attributes.apply(z, edits) if edits else z
+
+    @torch.inference_mode()
+    def decode(self, z: torch.Tensor, batch: int = 256) -> np.ndarray:
+        """uint8 (N, 64, 64, 3) images of latents (N, nz)."""
+        if z.ndim != 2 or z.shape[1] != self.nz:
+            raise ValueError(f"latents must have shape (N, {self.nz}), got {tuple(z.shape)}")
+        out = [to_uint8(self.generator(chunk.to(self.device, torch.float32))) for chunk in z.split(batch)]
+        return np.concatenate(out)
+
+    def render(self, seeds: Iterable[int] | int, truncation: float = 1.0, edits: Edits | None = None) -> np.ndarray:
+        """uint8 (N, 64, 64, 3) faces of the seeds."""
+        return self.decode(self.edit(self.latent(seeds), edits, truncation))
+
+    def morph(self, seed_a: int, seed_b: int, frames: int = 16, truncation: float = 1.0,
+              edits: Edits | None = None) -> np.ndarray:
+        """uint8 (frames, 64, 64, 3): a along the prior's great circle to b; the first and last
+        frames are exactly render(seed_a) and render(seed_b) with the same settings."""
+        if isinstance(frames, bool) or not isinstance(frames, int) or not 2 <= frames <= MAX_FRAMES:
+            raise ValueError(f"frames must be an integer from 2 to {MAX_FRAMES}, got {frames!r}")
+        a, b = self.latent(check_seeds([seed_a, seed_b]))
+        path = slerp(a, b, torch.linspace(0, 1, frames))
+        return self.decode(self.edit(path, edits, truncation))

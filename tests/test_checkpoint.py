@@ -1,0 +1,90 @@
+"""Checkpoint files: round trip, and one clear error for every way a file can be wrong."""
+from __future__ import annotations
+
+import pytest
+import torch
+
+from gan import CheckpointError, Faces
+from gan.checkpoint import load_generator, save_generator, save_tensors
+from gan.model import Generator, GeneratorConfig
+
+
+def small_generator() -> Generator:
+    torch.manual_seed(0)
+    return Generator(GeneratorConfig(ngf=8)).eval()
+
+
+def test_round_trip_keeps_weights_and_metadata(tmp_path):
+    g = small_generator()
+    path = tmp_path / "g.safetensors"
+    save_generator(path, g, {"steps": 12, "prior": "normal"})
+    loaded, meta = load_generator(path)
+    assert meta["steps"] == 12 and meta["config"]["ngf"] == 8
+    for k, v in g.state_dict().items():
+        expected = v.half().float() if v.is_floating_point() else v
+        assert torch.equal(loaded.state_dict()[k], expected), k
+    z = torch.randn(3, 100)
+    with torch.no_grad():
+        assert torch.allclose(loaded(z), g(z), atol=2e-2)  # fp16 weights
+
+
+def test_faces_load_any_checkpoint(tmp_path):
+    path = tmp_path / "g.safetensors"
+    save_generator(path, small_generator(), {"prior": "normal"})
+    faces = Faces.load(path)
+    assert faces.render([1]).shape == (1, 64, 64, 3) and faces.attributes == []
+
+
+def test_shipped_file_is_small_fp16(faces):
+    from gan.faces import GENERATOR_FILE, WEIGHTS_DIR
+    path = WEIGHTS_DIR / GENERATOR_FILE
+    assert path.stat().st_size <= 16 * 2**20
+    from safetensors import safe_open
+    with safe_open(str(path), framework="pt") as f:
+        assert {f.get_tensor(k).dtype for k in f.keys() if "num_batches" not in k} == {torch.float16}
+
+
+def test_missing_file(tmp_path):
+    with pytest.raises(CheckpointError, match="nope.safetensors: file not found"):
+        Faces.load(tmp_path / "nope.safetensors")
+
+
+def test_truncated_file(tmp_path):
+    path = tmp_path / "g.safetensors"
+    save_generator(path, small_generator(), {})
+    path.write_bytes(path.read_bytes()[:5000])
+    with pytest.raises(CheckpointError, match=r"g\.safetensors: not a readable safetensors"):
+        Faces.load(path)
+
+
+def test_garbage_file(tmp_path):
+    path = tmp_path / "g.safetensors"
+    path.write_bytes(b"\x00" * 100)
+    with pytest.raises(CheckpointError, match="g.safetensors"):
+        Faces.load(path)
+
+
+def test_mismatched_shapes(tmp_path):
+    path = tmp_path / "g.safetensors"
+    g = small_generator()
+    state = g.state_dict()
+    state["net.0.0.weight"] = torch.zeros(3, 3)
+    save_tensors(path, state, {"config": g.config.to_dict()})
+    with pytest.raises(CheckpointError, match=r"net\.0\.0\.weight has shape"):
+        Faces.load(path)
+
+
+def test_foreign_safetensors_file(tmp_path):
+    path = tmp_path / "other.safetensors"
+    from safetensors.torch import save_file
+    save_file({"w": torch.zeros(2)}, str(path))
+    with pytest.raises(CheckpointError, match="not an Expressions checkpoint"):
+        Faces.load(path)
+
+
+def test_unknown_architecture(tmp_path):
+    path = tmp_path / "g.safetensors"
+    g = small_generator()
+    save_tensors(path, g.state_dict(), {"config": {**g.config.to_dict(), "arch": "stylegan9"}})
+    with pytest.raises(CheckpointError, match="stylegan9"):
+        Faces.load(path)

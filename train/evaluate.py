@@ -1,0 +1,110 @@
+"""Frechet distance between generated faces and the holdout, in the attribute classifier's features.
+
+Like FID, but measured with the project's own CelebA classifier (penultimate 256-d layer)
+instead of an ImageNet Inception net, which this offline project cannot download and which
+knows little about faces anyway. Lower is better; both sides are uint8 images, so the
+generator gets no credit or penalty for sub-quantisation detail.
+
+`python -m train.evaluate gan/weights/generator.safetensors --reference ../shared/reference/dcgan_reference_300s.pt`
+"""
+from __future__ import annotations
+
+import argparse
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from gan.checkpoint import load_generator
+from gan.imaging import grid, png_bytes, to_uint8
+
+from .classifier import DEFAULT_PATH as CLASSIFIER_PATH
+from .classifier import AttributeClassifier, load_classifier, predict
+from .data import load_split
+
+EVAL_SEED = 2024
+
+
+def frechet_distance(a: np.ndarray, b: np.ndarray) -> float:
+    """Frechet distance between Gaussians fitted to two feature sets (N, D).
+
+    tr(sqrt(Sa Sb)) is computed as the sum of square roots of the eigenvalues of the
+    symmetric PSD matrix sqrt(Sa) Sb sqrt(Sa), which needs only numpy and stays real.
+    """
+    a, b = a.astype(np.float64), b.astype(np.float64)
+    mu_a, mu_b = a.mean(0), b.mean(0)
+    cov_a, cov_b = np.cov(a, rowvar=False), np.cov(b, rowvar=False)
+    w, v = np.linalg.eigh(cov_a)
+    sqrt_a = (v * np.sqrt(np.clip(w, 0, None))) @ v.T
+    cross = np.linalg.eigvalsh(sqrt_a @ cov_b @ sqrt_a)
+    tr_sqrt = np.sqrt(np.clip(cross, 0, None)).sum()
+    return float(((mu_a - mu_b) ** 2).sum() + np.trace(cov_a) + np.trace(cov_b) - 2 * tr_sqrt)
+
+
+def load_reference(path: Path | str) -> nn.Module:
+    """The pytorch/examples DCGAN generator of ../shared/reference (see its README)."""
+    def up(cin: int, cout: int, stride: int, pad: int) -> list[nn.Module]:
+        return [nn.ConvTranspose2d(cin, cout, 4, stride, pad, bias=False), nn.BatchNorm2d(cout), nn.ReLU(True)]
+    net = nn.Sequential(*up(100, 512, 1, 0), *up(512, 256, 2, 1), *up(256, 128, 2, 1), *up(128, 64, 2, 1),
+                        nn.ConvTranspose2d(64, 3, 4, 2, 1, bias=False), nn.Tanh())
+    state = torch.load(path, map_location="cpu", weights_only=True)
+    net.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in state.items()})
+    net.eval()
+    return lambda z: net(z.reshape(-1, 100, 1, 1))
+
+
+@torch.no_grad()
+def generated_features(generate: Callable[[torch.Tensor], torch.Tensor], classifier: AttributeClassifier,
+                       n: int, nz: int = 100, batch: int = 500) -> np.ndarray:
+    """Features of n faces drawn from N(0, I) latents with a fixed seed, quantised to uint8 first."""
+    g = torch.Generator().manual_seed(EVAL_SEED)
+    feats = []
+    for start in range(0, n, batch):
+        z = torch.randn(min(batch, n - start), nz, generator=g)
+        images = torch.from_numpy(to_uint8(generate(z))).permute(0, 3, 1, 2)
+        feats.append(predict(classifier, images, features=True))
+    return torch.cat(feats).numpy()
+
+
+@torch.no_grad()
+def write_side_by_side(path: Path | str, generators: list[Callable[[torch.Tensor], torch.Tensor]]) -> None:
+    """One 8x4 grid per model, from the same latents, placed left to right with a gap."""
+    z = torch.randn(32, 100, generator=torch.Generator().manual_seed(EVAL_SEED + 1))
+    panels = [grid(to_uint8(gen(z)), cols=4) for gen in generators]
+    gap = np.full((panels[0].shape[0], 16, 3), 255, dtype=np.uint8)
+    tiles = [x for panel in panels for x in (panel, gap)][:-1]
+    Path(path).write_bytes(png_bytes(np.concatenate(tiles, axis=1)))
+
+
+def main(argv: list[str] | None = None) -> None:
+    p = argparse.ArgumentParser(description="Frechet distance of generators against the celeba64 holdout.")
+    p.add_argument("checkpoints", nargs="*", help="generator safetensors files")
+    p.add_argument("--reference", help="also score the reference DCGAN .pt file")
+    p.add_argument("--data", default="../shared/celeba64")
+    p.add_argument("--classifier", default=str(CLASSIFIER_PATH))
+    p.add_argument("--n", type=int, default=10000, help="generated faces per model")
+    p.add_argument("--out", help="append one JSON line per model to this file")
+    p.add_argument("--grid", help="also write a PNG: the same 32 latents drawn by each model, side by side")
+    args = p.parse_args(argv)
+    torch.set_grad_enabled(False)
+    classifier, _ = load_classifier(args.classifier)
+    real = predict(classifier, load_split(args.data, "holdout").images, features=True).numpy()
+    models: list[tuple[str, Callable]] = [(c, load_generator(c)[0]) for c in args.checkpoints]
+    if args.reference:
+        models.append((args.reference, load_reference(args.reference)))
+    if args.grid:
+        write_side_by_side(args.grid, [gen for _, gen in models])
+    for name, gen in models:
+        fd = frechet_distance(generated_features(gen, classifier, args.n), real)
+        line = {"model": name, "frechet_distance": round(fd, 3), "n_generated": args.n, "n_holdout": len(real)}
+        print(json.dumps(line), flush=True)
+        if args.out:
+            with open(args.out, "a") as f:
+                f.write(json.dumps(line) + "\n")
+
+
+if __name__ == "__main__":
+    main()
