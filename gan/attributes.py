@@ -11,7 +11,7 @@ conditions) and, for toggles, the fitted boundary (`normal`, `offset`) whose sid
 """
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -53,6 +53,9 @@ class AttributeSet:
 
     def __init__(self, attributes: list[Attribute] | None = None):
         self._by_name = {a.name: a for a in attributes or []}
+
+    def __iter__(self) -> Iterator[Attribute]:
+        return iter(self._by_name.values())
 
     @property
     def names(self) -> list[str]:

@@ -52,6 +52,11 @@ class Faces:
         """Slider names, in display order."""
         return self._attributes.names
 
+    @property
+    def sliders(self) -> AttributeSet:
+        """The slider set itself, for code that fits or measures sliders."""
+        return self._attributes
+
     def attribute_info(self, name: str) -> dict:
         return self._attributes[name].info()
 

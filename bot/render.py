@@ -1,0 +1,48 @@
+"""Latents for each kind of request, and their images as Discord files (run off the event loop)."""
+from __future__ import annotations
+
+import io
+
+import discord
+import numpy as np
+import torch
+
+from gan import Faces
+from gan.imaging import gif_bytes, grid, png_bytes, upscale
+from gan.latent import slerp
+
+from .state import FaceState
+
+FACE_PX = 256
+VARIATION_SPREAD = 0.35  # how far variations stray from the face, relative to the prior's scale
+
+
+def face_latent(faces: Faces, state: FaceState) -> torch.Tensor:
+    return faces.edit(faces.latent([state.seed]), state.edits, state.truncation)
+
+
+def variation_latents(faces: Faces, state: FaceState, n: int = 4) -> torch.Tensor:
+    """n faces near this one: the seed's latent plus small seeded noise, rescaled to its norm."""
+    base = faces.latent([state.seed])
+    noise = torch.randn(n, faces.nz, generator=torch.Generator().manual_seed(state.seed ^ 0x5EED))
+    z = base + VARIATION_SPREAD * noise
+    z = z * (base.norm() / z.norm(dim=1, keepdim=True))
+    return faces.edit(z, state.edits, state.truncation)
+
+
+def morph_latents(faces: Faces, a: FaceState, seed_b: int, frames: int) -> torch.Tensor:
+    za, zb = faces.latent([a.seed, seed_b])
+    return faces.edit(slerp(za, zb, torch.linspace(0, 1, frames)), a.edits, a.truncation)
+
+
+def face_file(images: np.ndarray, name: str = "face.png") -> discord.File:
+    return discord.File(io.BytesIO(png_bytes(upscale(images[0], FACE_PX))), filename=name)
+
+
+def grid_file(images: np.ndarray, name: str = "variations.png") -> discord.File:
+    tiles = np.stack([np.asarray(upscale(im, FACE_PX)) for im in images])
+    return discord.File(io.BytesIO(png_bytes(grid(tiles, cols=2, pad=4))), filename=name)
+
+
+def gif_file(images: np.ndarray, name: str = "morph.gif") -> discord.File:
+    return discord.File(io.BytesIO(gif_bytes([upscale(im, FACE_PX) for im in images])), filename=name)

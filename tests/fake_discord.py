@@ -1,0 +1,168 @@
+"""A small fake Discord (REST + gateway websocket) on 127.0.0.1, for running the real bot process.
+
+It answers the calls discord.py makes to log in, sync commands and connect a shard, records every
+REST request the bot sends (with uploaded files), and lets a test deliver gateway events such as
+INTERACTION_CREATE. Only what the bot uses is implemented; anything else is answered 404 and
+recorded, so a test sees it.
+"""
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+from dataclasses import dataclass, field
+
+from aiohttp import WSMsgType, web
+
+APP_ID = "100000000000000001"
+BOT_USER = {"id": APP_ID, "username": "expressions", "discriminator": "0", "global_name": "Expressions",
+            "avatar": None, "bot": True, "flags": 0, "verified": True, "mfa_enabled": False}
+
+
+def _json(obj, status: int = 200) -> web.Response:
+    """JSON with exactly 'application/json' as content type: discord.py parses nothing else."""
+    return web.Response(body=json.dumps(obj).encode(), status=status, content_type="application/json")
+
+
+@dataclass
+class Request:
+    method: str
+    path: str
+    json: dict | list | None = None
+    files: dict[str, bytes] = field(default_factory=dict)
+
+
+class FakeDiscord:
+    def __init__(self, token: str = "fake-token"):
+        self.token = token
+        self.requests: list[Request] = []
+        self.new_request = asyncio.Condition()
+        self.identified = asyncio.Event()
+        self._ws: web.WebSocketResponse | None = None
+        self._seq = itertools.count(1)
+        self._ids = itertools.count(200000000000000000)
+        self._runner: web.AppRunner | None = None
+        self.url = ""
+
+    async def start(self) -> str:
+        app = web.Application(client_max_size=64 * 2**20)
+        app.router.add_get("/gateway", self._gateway)
+        app.router.add_route("*", "/api/v10/{tail:.*}", self._rest)
+        self._runner = web.AppRunner(app)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        port = site._server.sockets[0].getsockname()[1]
+        self.url = f"http://127.0.0.1:{port}"
+        return self.url
+
+    async def stop(self) -> None:
+        if self._ws is not None:
+            await self._ws.close()
+        if self._runner is not None:
+            await self._runner.cleanup()
+
+    # --- REST ---------------------------------------------------------------------------------
+    async def _rest(self, request: web.Request) -> web.StreamResponse:
+        path = "/" + request.match_info["tail"]
+        body, files = None, {}
+        if request.content_type == "multipart/form-data":
+            reader = await request.multipart()
+            async for part in reader:
+                if part.name == "payload_json":
+                    body = json.loads(await part.text())
+                else:
+                    files[part.filename or part.name] = bytes(await part.read())
+        elif request.can_read_body:
+            body = await request.json()
+        rec = Request(request.method, path, body, files)
+        async with self.new_request:
+            self.requests.append(rec)
+            self.new_request.notify_all()
+        token_auth = path.startswith(("/interactions/", "/webhooks/"))  # authorised by the interaction token
+        if not token_auth and request.headers.get("Authorization") != f"Bot {self.token}":
+            return _json({"message": "401: Unauthorized", "code": 0}, status=401)
+        return self._answer(rec)
+
+    def _answer(self, rec: Request) -> web.StreamResponse:
+        m, p = rec.method, rec.path
+        if m == "GET" and p == "/users/@me":
+            return _json(BOT_USER)
+        if m == "GET" and p == "/oauth2/applications/@me":
+            return _json({"id": APP_ID, "name": "Expressions", "icon": None, "description": "", "summary": "",
+                                      "bot_public": True, "bot_require_code_grant": False, "verify_key": "0" * 64,
+                                      "owner": BOT_USER, "flags": 0, "team": None, "bot": BOT_USER})
+        if m == "GET" and p in ("/gateway/bot", "/gateway"):
+            return _json({"url": self.url.replace("http", "ws") + "/gateway", "shards": 1,
+                                      "session_start_limit": {"total": 1000, "remaining": 1000, "reset_after": 0, "max_concurrency": 1}})
+        if m == "PUT" and p.startswith(f"/applications/{APP_ID}/") and p.endswith("/commands"):
+            return _json([{**c, "id": str(next(self._ids)), "application_id": APP_ID, "version": "1"} for c in rec.json])
+        if m == "POST" and p.startswith("/interactions/") and p.endswith("/callback"):
+            kind = rec.json["type"]
+            flags = (rec.json.get("data") or {}).get("flags", 0)
+            resource = {"type": kind}
+            if kind == 4:  # a message: echo it back as the created message
+                resource["message"] = self._message(Request(m, p, rec.json.get("data") or {}, rec.files))
+            return _json({"interaction": {"id": p.split("/")[2], "type": 2, "response_message_loading": kind == 5,
+                                          "response_message_ephemeral": bool(flags & 64)}, "resource": resource})
+        if m in ("POST", "PATCH") and p.startswith(f"/webhooks/{APP_ID}/"):
+            return _json(self._message(rec))
+        if m == "DELETE" and p.startswith(f"/webhooks/{APP_ID}/"):
+            return web.Response(status=204)
+        return _json({"message": f"fake Discord has no route {m} {p}", "code": 0}, status=404)
+
+    def _message(self, rec: Request) -> dict:
+        body = rec.json or {}
+        return {"id": str(next(self._ids)), "channel_id": "300000000000000001", "type": 0, "author": BOT_USER,
+                "content": body.get("content", ""), "timestamp": "2026-01-01T00:00:00+00:00", "edited_timestamp": None,
+                "tts": False, "mention_everyone": False, "mentions": [], "mention_roles": [], "pinned": False,
+                "embeds": [], "components": body.get("components", []), "flags": body.get("flags", 0),
+                "attachments": [{"id": str(next(self._ids)), "filename": name, "size": len(data),
+                                 "url": f"https://cdn.invalid/{name}", "proxy_url": f"https://cdn.invalid/{name}"}
+                                for name, data in rec.files.items()]}
+
+    async def wait_for(self, predicate, timeout: float = 60.0) -> Request:
+        """The first recorded request matching predicate (waiting for it if need be)."""
+        async with self.new_request:
+            found = await asyncio.wait_for(self.new_request.wait_for(lambda: any(predicate(r) for r in self.requests)), timeout)
+            assert found
+            return next(r for r in self.requests if predicate(r))
+
+    # --- gateway ------------------------------------------------------------------------------
+    async def _gateway(self, request: web.Request) -> web.WebSocketResponse:
+        ws = web.WebSocketResponse()
+        await ws.prepare(request)
+        self._ws = ws
+        await ws.send_json({"op": 10, "d": {"heartbeat_interval": 45000}, "s": None, "t": None})
+        async for msg in ws:
+            if msg.type != WSMsgType.TEXT:
+                continue
+            data = json.loads(msg.data)
+            if data["op"] == 1:  # heartbeat
+                await ws.send_json({"op": 11, "d": None, "s": None, "t": None})
+            elif data["op"] == 2:  # identify
+                await self.dispatch("READY", {"v": 10, "user": BOT_USER, "guilds": [], "session_id": "fake-session",
+                                              "resume_gateway_url": self.url.replace("http", "ws") + "/gateway",
+                                              "shard": [0, 1], "application": {"id": APP_ID, "flags": 0}})
+                self.identified.set()
+        return ws
+
+    async def dispatch(self, event: str, data: dict) -> None:
+        assert self._ws is not None, "the bot has not connected"
+        await self._ws.send_json({"op": 0, "t": event, "s": next(self._seq), "d": data})
+
+    async def slash(self, name: str, options: dict, user_id: str = "400000000000000001") -> str:
+        """Deliver a DM slash-command interaction; returns its token."""
+        interaction_id = str(next(self._ids))
+        token = f"interaction-token-{interaction_id}"
+        user = {"id": user_id, "username": "alice", "discriminator": "0", "global_name": "alice", "avatar": None}
+        await self.dispatch("INTERACTION_CREATE", {
+            "id": interaction_id, "application_id": APP_ID, "type": 2, "token": token, "version": 1,
+            "data": {"id": "500000000000000001", "name": name, "type": 1,
+                     "options": [{"name": k, "type": 4 if isinstance(v, int) else 10, "value": v} for k, v in options.items()]},
+            "channel_id": "300000000000000001",
+            "channel": {"id": "300000000000000001", "type": 1, "recipients": [user]},
+            "user": user, "locale": "en-US", "app_permissions": "0", "entitlements": [],
+            "authorizing_integration_owners": {"1": user_id}, "context": 1, "attachment_size_limit": 26214400,
+        })
+        return token

@@ -1,0 +1,197 @@
+"""The bot's commands and buttons, driven through simcord's in-memory Discord with the real model."""
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pytest
+import simcord
+import torch
+from PIL import Image
+
+from bot import create_bot
+from bot.render import FACE_PX
+from gan import Faces
+from gan.imaging import upscale
+
+pytestmark = pytest.mark.simcord(shard_count=1)
+
+
+class FailingFaces(Faces):
+    """The real model, except that drawing the face of one seed raises (fault injection)."""
+
+    BAD_SEED = 666
+
+    def decode(self, z: torch.Tensor, batch: int = 256) -> np.ndarray:
+        if any(torch.equal(row, self.latent([self.BAD_SEED])[0]) for row in z):
+            raise RuntimeError("simulated GPU failure")
+        return super().decode(z, batch)
+
+
+@pytest.fixture
+def settings() -> dict:
+    return {"batch_window_ms": 0}
+
+
+@pytest.fixture
+def simcord_bot(faces, settings):
+    return create_bot(FailingFaces(faces.generator, faces.meta, faces.sliders), **settings)
+
+
+@pytest.fixture
+def world(simcord_env):
+    guild = simcord_env.create_guild()
+    channel = guild.create_text_channel("faces")
+    alice = guild.add_member(simcord_env.create_user("alice"))
+    bob = guild.add_member(simcord_env.create_user("bob"))
+    yield simcord_env, channel, alice, bob
+    acks = callbacks(simcord_env)
+    assert all(len(types) == 1 for types in acks.values()), f"every interaction acknowledged exactly once: {acks}"
+
+
+def callbacks(env) -> dict[str, list[int]]:
+    """Interaction id -> the response types the bot sent for it."""
+    out: dict[str, list[int]] = {}
+    for r in env.http_requests:
+        if r.method == "POST" and r.path.startswith("/interactions/") and r.path.endswith("/callback"):
+            out.setdefault(r.path.split("/")[2], []).append(r.json["type"])
+    return out
+
+
+async def picture(message) -> Image.Image:
+    (attachment,) = message.attachments
+    img = Image.open(io.BytesIO(await attachment.read()))
+    img.load()
+    return img
+
+
+def pixels(img: Image.Image) -> np.ndarray:
+    return np.asarray(img.convert("RGB"))
+
+
+async def test_face_sends_a_png_of_that_seed(world, faces):
+    env, channel, alice, _ = world
+    result = await alice.slash(channel, "face", seed=42)
+    assert result.acknowledged and list(callbacks(env).values()) == [[5]], "deferred, then a follow-up"
+    msg = result.response
+    assert msg.content == "seed 42" and not msg.ephemeral
+    img = await picture(msg)
+    assert img.format == "PNG" and img.size == (FACE_PX, FACE_PX)
+    assert np.array_equal(pixels(img), np.asarray(upscale(faces.render([42])[0], FACE_PX)))
+    again = await picture((await alice.slash(channel, "face", seed=42)).response)
+    assert np.array_equal(pixels(again), pixels(img)), "same seed, same face"
+
+
+async def test_face_with_sliders_as_typed(world, faces):
+    env, channel, alice, _ = world
+    if not faces.attributes:
+        pytest.skip("the shipped model has no sliders")
+    result = await alice.slash(channel, "face", seed=7, smiling=2.0, glasses="on")
+    msg = result.response
+    assert msg.content == "seed 7 · smiling +2, glasses on"
+    expected = faces.render([7], edits={"smiling": 2.0, "glasses": "on"})[0]
+    assert np.array_equal(pixels(await picture(msg)), np.asarray(upscale(expected, FACE_PX)))
+    plain = pixels(await picture((await alice.slash(channel, "face", seed=7)).response))
+    assert not np.array_equal(plain, pixels(await picture(msg))), "the edits changed the face"
+
+
+async def test_slider_values_snap_to_tenths(world, faces):
+    env, channel, alice, _ = world
+    if not faces.attributes:
+        pytest.skip("the shipped model has no sliders")
+    msg = (await alice.slash(channel, "face", seed=7, smiling=1.234)).response
+    assert msg.content == "seed 7 · smiling +1.2"
+
+
+@pytest.mark.parametrize("options", [{"seed": -1}, {"seed": 2**32}, {"truncation": 0.0}, {"smiling": 3.5}, {"glasses": "maybe"}])
+async def test_invalid_options_are_refused_by_discord(world, options):
+    env, channel, alice, _ = world
+    with pytest.raises(simcord.OptionError):
+        await alice.slash(channel, "face", **options)
+    assert channel.last_message is None, "nothing was drawn"
+
+
+async def test_morph_sends_a_looping_gif(world):
+    env, channel, alice, _ = world
+    result = await alice.slash(channel, "morph", seed_a=1, seed_b=2, frames=5)
+    msg = result.response
+    assert result.acknowledged and msg.content == "seed 1 → seed 2 · 5 frames"
+    gif = await picture(msg)
+    assert gif.format == "GIF" and gif.size == (FACE_PX, FACE_PX) and gif.n_frames == 8 and gif.info["loop"] == 0
+    with pytest.raises(simcord.OptionError):
+        await alice.slash(channel, "morph", seed_a=1, seed_b=2, frames=49)
+
+
+async def test_attributes_lists_sliders_ephemerally(world, faces):
+    env, channel, alice, _ = world
+    result = await alice.slash(channel, "attributes")
+    assert result.ephemeral
+    for name in faces.attributes:
+        assert f"**{name}**" in result.response.content
+
+
+async def test_buttons(world):
+    env, channel, alice, bob = world
+    face = (await alice.slash(channel, "face", seed=42)).response
+    labels = [c["label"] for row in face.components for c in row["components"]]
+    assert labels == ["Reroll", "Variations", "Morph to new face", "Details", "Delete"]
+
+    reroll = await bob.click(face, label="Reroll")
+    assert reroll.acknowledged
+    new = reroll.response
+    assert new.content.startswith("seed ") and new.content != "seed 42" and new.id != face.id
+
+    vary = await alice.click(face, label="Variations")
+    assert (await picture(vary.response)).size == (2 * FACE_PX + 12, 2 * FACE_PX + 12)
+
+    morph = await alice.click(face, label="Morph to new face")
+    assert (await picture(morph.response)).format == "GIF"
+
+    details = await bob.click(face, label="Details")
+    assert details.ephemeral and "**Seed** 42" in details.response.content and "/face seed:42" in details.response.content
+
+    refused = await bob.click(face, label="Delete")
+    assert refused.ephemeral and "Only" in refused.response.content
+    assert any(m.id == face.id for m in channel.history())
+    deleted = await alice.click(face, label="Delete")
+    assert deleted.acknowledged
+    assert all(m.id != face.id for m in channel.history())
+
+
+async def test_buttons_survive_a_restart(world, faces):
+    env, channel, alice, _ = world
+    face = (await alice.slash(channel, "face", seed=5)).response
+    await env.restart_bot(create_bot(faces, batch_window_ms=0))  # a new process: nothing in memory
+    details = await alice.click(face, label="Details")
+    assert "**Seed** 5" in details.response.content
+    reroll = await alice.click(face, label="Reroll")
+    assert reroll.response.attachments
+
+
+async def test_failing_render_is_reported_and_the_bot_goes_on(world):
+    env, channel, alice, bob = world
+    failed = await alice.slash(channel, "face", seed=FailingFaces.BAD_SEED)
+    assert failed.acknowledged and "went wrong" in failed.response.content and not failed.response.attachments
+    ok = await bob.slash(channel, "face", seed=7)
+    assert ok.response.content == "seed 7" and ok.response.attachments
+    env.errors.clear()  # the failure was logged on purpose
+
+
+@pytest.mark.parametrize("settings", [{"batch_window_ms": 0, "queue_depth": 1}])
+async def test_full_queue_answers_at_once(world, faces):
+    env, channel, alice, bob = world
+    bot = env.bot
+    bot.queue.submit(faces.latent([1]), user_id=999)  # someone else's request fills the queue
+    result = await alice.slash(channel, "face", seed=3)
+    assert result.ephemeral and list(callbacks(env).values()) == [[4]] and "busy" in result.response.content
+    assert (await bob.slash(channel, "face", seed=3)).response.attachments, "free again once drawn"
+
+
+@pytest.mark.parametrize("settings", [{"batch_window_ms": 0, "per_user": 1}])
+async def test_per_user_cap(world, faces):
+    env, channel, alice, bob = world
+    bot = env.bot
+    bot.queue.submit(faces.latent([1]), user_id=alice.id)
+    refused = await alice.slash(channel, "face", seed=3)
+    assert refused.ephemeral and "already have 1" in refused.response.content
+    assert (await bob.slash(channel, "face", seed=3)).response.attachments, "other users are not capped"

@@ -1,0 +1,72 @@
+"""The inference queue on its own: batching, caps, failure isolation, positions, shutdown."""
+from __future__ import annotations
+
+import asyncio
+
+import numpy as np
+import pytest
+import torch
+
+from bot.queue import InferenceQueue, QueueFull, ShuttingDown, UserBusy
+
+
+def make_queue(faces, fail_on: torch.Tensor | None = None, **kw) -> InferenceQueue:
+    def decode(z: torch.Tensor) -> np.ndarray:
+        if fail_on is not None and any(torch.equal(row, fail_on) for row in z):
+            raise RuntimeError("boom")
+        return faces.decode(z)
+    return InferenceQueue(decode, **kw)
+
+
+async def test_requests_arriving_together_share_a_batch(faces):
+    q = make_queue(faces, window_ms=50, max_batch=32, per_user=5)
+    tickets = [q.submit(faces.latent([s]), user_id=s) for s in range(5)]
+    results = await asyncio.gather(*(t.future for t in tickets))
+    assert q.batches == 1 and q.images == 5
+    for s, images in enumerate(results):
+        assert np.abs(images.astype(int) - faces.render([s]).astype(int)).max() <= 1
+
+
+async def test_batch_cap_and_batching_off(faces):
+    q = make_queue(faces, window_ms=50, max_batch=4)
+    await asyncio.gather(*(q.submit(faces.latent([s]), user_id=s).future for s in range(6)))
+    assert q.batches == 2
+    q = make_queue(faces, batching=False)
+    await asyncio.gather(*(q.submit(faces.latent([s]), user_id=s).future for s in range(3)))
+    assert q.batches == 3
+
+
+async def test_a_failing_request_does_not_sink_its_batch(faces):
+    bad = faces.latent([13])[0]
+    q = make_queue(faces, fail_on=bad, window_ms=50)
+    good1, failing, good2 = (q.submit(faces.latent([s]), user_id=s) for s in (1, 13, 2))
+    with pytest.raises(RuntimeError, match="boom"):
+        await failing.future
+    assert (await good1.future).shape == (1, 64, 64, 3) and (await good2.future).shape == (1, 64, 64, 3)
+    after = q.submit(faces.latent([3]), user_id=3)
+    assert (await after.future).shape == (1, 64, 64, 3), "the worker goes on"
+
+
+async def test_admission_limits_and_positions(faces):
+    q = make_queue(faces, window_ms=50, max_depth=3, per_user=2)
+    a1, a2 = q.submit(faces.latent([1]), 1), q.submit(faces.latent([2]), 1)
+    with pytest.raises(UserBusy, match="already have 2"):
+        q.submit(faces.latent([3]), 1)
+    b = q.submit(faces.latent([4]), 2)
+    with pytest.raises(QueueFull, match="busy"):
+        q.submit(faces.latent([5]), 3)
+    assert [a1.position(), a2.position(), b.position()] == [1, 2, 3]
+    await asyncio.gather(a1.future, a2.future, b.future)
+    assert a1.position() == 0 and q.depth == 0
+    q.submit(faces.latent([3]), 1)  # caps are released once answered
+
+
+async def test_close_answers_everything_pending(faces):
+    q = make_queue(faces, window_ms=1000)
+    tickets = [q.submit(faces.latent([s]), user_id=s) for s in range(3)]
+    await q.close(timeout=0)
+    for t in tickets:
+        with pytest.raises(ShuttingDown, match="restarting"):
+            await t.future
+    with pytest.raises(ShuttingDown):
+        q.submit(faces.latent([9]), 9)
