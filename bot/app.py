@@ -40,6 +40,7 @@ class ExpressionsBot(commands.AutoShardedBot):
         self.queue = InferenceQueue(faces.decode, max_batch=settings.batch_cap, window_ms=settings.batch_window_ms,
                                     max_depth=settings.queue_depth, per_user=settings.per_user, batching=settings.batching)
         self._encoder = ThreadPoolExecutor(max_workers=2, thread_name_prefix="encode")
+        self._in_flight: set[asyncio.Task] = set()  # requests being answered, awaited on shutdown
         self.tree.on_error = self.on_app_command_error
 
     async def setup_hook(self) -> None:
@@ -54,7 +55,10 @@ class ExpressionsBot(commands.AutoShardedBot):
             await self.tree.sync()
 
     async def close(self) -> None:
-        await self.queue.close()  # answer what is queued before the connection goes
+        await self.queue.close()  # draw what is queued, refuse the rest politely...
+        others = self._in_flight - {asyncio.current_task()}
+        if others:  # ...and let every waiting user get their answer before the connection goes
+            await asyncio.wait(others, timeout=10)
         self._encoder.shutdown(wait=False)
         await super().close()
 
@@ -80,6 +84,15 @@ class ExpressionsBot(commands.AutoShardedBot):
             await interaction.response.send_message(f"⚠️ {e}", ephemeral=True)
             return
         await interaction.response.defer(thinking=True)
+        task = asyncio.current_task()
+        self._in_flight.add(task)
+        try:
+            await self._answer(interaction, ticket, state, encode, caption, with_buttons)
+        finally:
+            self._in_flight.discard(task)
+
+    async def _answer(self, interaction: discord.Interaction, ticket: Ticket, state: FaceState,
+                      encode: Callable[[np.ndarray], discord.File], caption: str, with_buttons: bool) -> None:
         showed_position = False
         try:
             showed_position = await self._show_position(interaction, ticket)
@@ -127,9 +140,9 @@ class ExpressionsBot(commands.AutoShardedBot):
         for name in self.faces.attributes:
             value = state.edits.get(name)
             lines.append(f"**{name}** {'-' if value is None else (f'{value:+g}' if isinstance(value, float) else value)}")
-        options = " ".join(f"{k}:{v:g}" if isinstance(v, float) else f"{k}:{v}" for k, v in state.edits.items())
-        trunc = f" truncation:{state.truncation:g}" if state.truncation != 1.0 else ""
-        lines.append(f"Recreate it: `/face seed:{state.seed}{trunc} {options}`".rstrip("` ") + "`")
+        options = [f"seed:{state.seed}"] + ([f"truncation:{state.truncation:g}"] if state.truncation != 1.0 else [])
+        options += [f"{k}:{v:g}" if isinstance(v, float) else f"{k}:{v}" for k, v in state.edits.items()]
+        lines.append(f"Recreate it: `/face {' '.join(options)}`")
         return "\n".join(lines)
 
     def attributes_text(self) -> str:

@@ -31,7 +31,7 @@ def save_tensors(path: Path | str, tensors: dict[str, torch.Tensor], meta: dict)
     """Write tensors (as contiguous CPU copies) and a JSON-serialisable metadata dict."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    cpu = {k: v.detach().to("cpu").contiguous() for k, v in tensors.items()}
+    cpu = {k: v.detach().to("cpu").contiguous().clone() for k, v in tensors.items()}  # no shared storage
     save_file(cpu, str(path), metadata={META_KEY: json.dumps(meta, sort_keys=True)})
 
 

@@ -195,3 +195,4 @@ async def test_per_user_cap(world, faces):
     refused = await alice.slash(channel, "face", seed=3)
     assert refused.ephemeral and "already have 1" in refused.response.content
     assert (await bob.slash(channel, "face", seed=3)).response.attachments, "other users are not capped"
+

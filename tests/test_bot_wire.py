@@ -29,10 +29,13 @@ async def stop(proc: asyncio.subprocess.Process) -> str:
     return out.decode()
 
 
-async def test_face_over_the_wire():
+@pytest.mark.parametrize("window_ms", [10, 1500])
+async def test_face_over_the_wire(window_ms):
+    """With a 1.5 s batch window the request waits over a second: the user sees their place first."""
     discord = FakeDiscord(token="wire-token")
     url = await discord.start()
-    proc = await start_bot({"DISCORD_TOKEN": "wire-token", "EXPRESSIONS_FAKE_DISCORD_URL": url})
+    proc = await start_bot({"DISCORD_TOKEN": "wire-token", "EXPRESSIONS_FAKE_DISCORD_URL": url,
+                            "EXPRESSIONS_BATCH_WINDOW_MS": str(window_ms)})
     try:
         await asyncio.wait_for(discord.identified.wait(), 60)
         await discord.wait_for(lambda r: r.method == "PUT" and r.path.endswith("/commands"))
@@ -47,6 +50,12 @@ async def test_face_over_the_wire():
         img = Image.open(io.BytesIO(data))
         assert name.endswith(".png") and img.format == "PNG" and img.size == (256, 256)
         assert reply.json["content"] == "seed 42"
+        notes = [r.json["content"] for r in discord.requests if r.method == "PATCH" and token in r.path]
+        if window_ms > 1000:
+            assert notes == ["⏳ You're #1 in the queue…"]
+            await discord.wait_for(lambda r: r.method == "DELETE" and token in r.path)
+        else:
+            assert notes == [], "a quick answer needs no progress note"
     finally:
         log = await stop(proc)
         await discord.stop()
