@@ -181,9 +181,10 @@ async def test_failing_render_is_reported_and_the_bot_goes_on(world):
 async def test_full_queue_answers_at_once(world, faces):
     env, channel, alice, bob = world
     bot = env.bot
-    bot.queue.submit(faces.latent([1]), user_id=999)  # someone else's request fills the queue
+    other = bot.queue.submit(faces.latent([1]), user_id=999)  # someone else's request fills the queue
     result = await alice.slash(channel, "face", seed=3)
     assert result.ephemeral and list(callbacks(env).values()) == [[4]] and "busy" in result.response.content
+    await other.future
     assert (await bob.slash(channel, "face", seed=3)).response.attachments, "free again once drawn"
 
 
