@@ -4,10 +4,13 @@ Each slider has a record (CelebA attribute, sign, kind, range, the attributes it
 made orthogonal to, fitted accuracy) and tensors: `direction` (unit, already projected off its
 conditions) and, for toggles, the fitted boundary (`normal`, `offset`) whose side it sets.
 
-- slider, value v in [-3, 3]: z + v * unit * sign * direction, a relative move; `unit` is one
-  standard deviation of the prior along the boundary normal, scaled so that 3 units is a strong edit.
-- toggle, "on"/"off": moves z along `direction` only as far as needed to stand `margin` on the
-  asked-for side of the boundary; a face already there is left alone, so toggles are idempotent.
+- slider, value v in [-3, 3]: z + v * unit * sign * direction, a relative move, rescaled to the norm
+  z had, so the edited latent stays on the prior's typical shell where the generator draws well
+  (an unscaled +3 would push it far outside and open mouths, blur faces...). `unit` is in prior
+  standard deviations, fitted so that +-3 is a strong edit.
+- toggle, "on"/"off": moves z along `direction` (keeping its norm) only as far as needed to stand
+  `margin` on the asked-for side of the boundary; a face already there is left alone, so toggles
+  are idempotent.
 """
 from __future__ import annotations
 
@@ -21,6 +24,7 @@ from .checkpoint import CheckpointError, load_tensors, save_tensors
 
 SLIDER_RANGE = (-3.0, 3.0)
 TOGGLE_VALUES = ("off", "on")
+TOGGLE_MAX_MOVE = 12.0  # latent units; past ~|z| the norm-kept move stops gaining anything
 Edits = Mapping[str, "float | int | str"]
 
 
@@ -51,8 +55,9 @@ class Attribute:
 class AttributeSet:
     """The sliders of one generator, in display order."""
 
-    def __init__(self, attributes: list[Attribute] | None = None):
+    def __init__(self, attributes: list[Attribute] | None = None, boundaries: dict[str, torch.Tensor] | None = None):
         self._by_name = {a.name: a for a in attributes or []}
+        self.boundaries = boundaries or {}  # CelebA attribute -> fitted unit normal (sliders' conditions)
 
     def __iter__(self) -> Iterator[Attribute]:
         return iter(self._by_name.values())
@@ -87,21 +92,33 @@ class AttributeSet:
         return out
 
     def apply(self, z: torch.Tensor, edits: Edits | None) -> torch.Tensor:
-        """Edited copy of latents z (N, nz); sliders first, then toggles so their side holds."""
+        """Edited copy of latents z (N, nz); sliders first, then toggles so their side holds.
+        Every move keeps each latent's norm (see the module docstring)."""
         edits = self.check(edits)
-        z = z.clone()
         for name, value in edits.items():
             a = self._by_name[name]
             if a.kind == "slider" and value != 0:
-                z += (value * a.unit * a.sign) * a.direction
+                z = _along(z, a.direction, torch.full((len(z),), value * a.unit * a.sign))
         for name, value in edits.items():
             a = self._by_name[name]
             if a.kind == "toggle":
-                side = a.sign if value == "on" else -a.sign
-                score = side * (z @ a.normal + a.offset)  # > margin: already there
-                need = torch.clamp(a.margin - score, min=0) / (a.normal @ a.direction)
-                z += (side * need).unsqueeze(1) * a.direction
+                z = self._toggle(z, a, a.sign if value == "on" else -a.sign)
         return z
+
+    @staticmethod
+    def _toggle(z: torch.Tensor, a: Attribute, side: int) -> torch.Tensor:
+        """Move each latent along the direction just far enough (bisection on the norm-kept move)
+        to stand `margin` on `side` of the boundary; latents already there are returned as they are."""
+        def score(t: torch.Tensor) -> torch.Tensor:
+            return side * (_along(z, a.direction, side * t) @ a.normal + a.offset)
+
+        lo, hi = torch.zeros(len(z)), torch.full((len(z),), TOGGLE_MAX_MOVE)
+        for _ in range(40):
+            mid = (lo + hi) / 2
+            ok = score(mid) >= a.margin
+            lo, hi = torch.where(ok, lo, mid), torch.where(ok, mid, hi)
+        needs_move = score(torch.zeros(len(z))) < a.margin
+        return torch.where(needs_move.unsqueeze(1), _along(z, a.direction, side * hi), z)
 
     # --- files ----------------------------------------------------------------------------------
     def save(self, path: Path | str, meta: dict | None = None) -> None:
@@ -113,6 +130,7 @@ class AttributeSet:
             records.append({"name": a.name, "celeba": a.celeba, "sign": a.sign, "kind": a.kind,
                             "conditions": a.conditions, "accuracy": a.accuracy, "description": a.description,
                             "unit": a.unit, "margin": a.margin, "offset": a.offset, "extra": a.extra})
+        tensors.update({f"boundary.{k}": v.float() for k, v in self.boundaries.items()})
         save_tensors(path, tensors, {**(meta or {}), "attributes": records})
 
     @classmethod
@@ -130,7 +148,14 @@ class AttributeSet:
                 attributes.append(a)
         except (KeyError, TypeError, ValueError) as e:
             raise CheckpointError(path, f"bad attribute data: {e}") from None
-        return cls(attributes)
+        boundaries = {k.removeprefix("boundary."): v.float() for k, v in tensors.items() if k.startswith("boundary.")}
+        return cls(attributes, boundaries)
+
+
+def _along(z: torch.Tensor, direction: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+    """Latents moved by t (N,) along a unit direction, rescaled to their original norms."""
+    moved = z + t.unsqueeze(1) * direction
+    return moved * (z.norm(dim=1, keepdim=True) / moved.norm(dim=1, keepdim=True))
 
 
 def describe(edits: Edits | None) -> str:
