@@ -22,7 +22,20 @@ from tests.fake_discord import FakeDiscord  # noqa: E402
 
 
 async def run_once(n: int, batching: bool, window_ms: float, batch_cap: int) -> dict:
-    discord = FakeDiscord(token="bench-token")
+    sent: dict[str, float] = {}
+    done: dict[str, float] = {}  # every follow-up with a file, by token (also ones that beat `sent`)
+    all_done = asyncio.Event()
+
+    def check() -> None:
+        if len(sent) == n and all(t in done for t in sent):
+            all_done.set()
+
+    def arrived(r) -> None:  # the follow-up with the PNG: POST or PATCH /webhooks/{app}/{token}[/...]
+        if r.files and r.path.startswith("/webhooks/"):
+            done.setdefault(r.path.split("/")[3], time.perf_counter())
+            check()
+
+    discord = FakeDiscord(token="bench-token", listener=arrived)
     url = await discord.start()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DISCORD_", "EXPRESSIONS_"))}
     env.update({"DISCORD_TOKEN": "bench-token", "EXPRESSIONS_FAKE_DISCORD_URL": url, "EXPRESSIONS_DEVICE": "cpu",
@@ -36,20 +49,13 @@ async def run_once(n: int, batching: bool, window_ms: float, batch_cap: int) -> 
         for warm in range(3):  # first calls pay for lazy initialisation
             token = await discord.slash("face", {"seed": warm}, user_id=str(10**17 + warm))
             await discord.wait_for(lambda r, t=token: t in r.path and r.files)
-        sent: dict[str, float] = {}
         start = time.perf_counter()
         for i in range(n):
+            t0 = time.perf_counter()
             token = await discord.slash("face", {"seed": 1000 + i}, user_id=str(2 * 10**17 + i))
-            sent[token] = time.perf_counter()
-        done: dict[str, float] = {}
-
-        def record(r) -> bool:
-            for token in sent:
-                if token not in done and token in r.path and r.files:
-                    done[token] = time.perf_counter()
-            return len(done) == n
-
-        await discord.wait_for(lambda r: record(r) or len(done) == n, timeout=300)
+            sent[token] = t0
+        check()
+        await asyncio.wait_for(all_done.wait(), 300)
         elapsed = time.perf_counter() - start
     finally:
         proc.terminate()

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from aiohttp import WSMsgType, web
@@ -33,8 +34,9 @@ class Request:
 
 
 class FakeDiscord:
-    def __init__(self, token: str = "fake-token"):
+    def __init__(self, token: str = "fake-token", listener: Callable[[Request], None] | None = None):
         self.token = token
+        self.listener = listener  # called with each request as it arrives (benchmarks time with it)
         self.requests: list[Request] = []
         self.new_request = asyncio.Condition()
         self.identified = asyncio.Event()
@@ -76,6 +78,8 @@ class FakeDiscord:
         elif request.can_read_body:
             body = await request.json()
         rec = Request(request.method, path, body, files)
+        if self.listener is not None:
+            self.listener(rec)
         async with self.new_request:
             self.requests.append(rec)
             self.new_request.notify_all()
