@@ -15,7 +15,7 @@ conditions) and, for toggles, the fitted boundary (`normal`, `offset`) whose sid
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -24,7 +24,8 @@ from .checkpoint import CheckpointError, load_tensors, save_tensors
 
 SLIDER_RANGE = (-3.0, 3.0)
 TOGGLE_VALUES = ("off", "on")
-TOGGLE_MAX_MOVE = 12.0  # latent units; past ~|z| the norm-kept move stops gaining anything
+TOGGLE_MAX_MOVE = 100.0  # latent units: enough to turn any latent to within TOGGLE_REACH of the direction
+TOGGLE_REACH = 0.9  # a toggle asks at most for normal . z = 0.9 |z| (see AttributeSet._toggle)
 Edits = Mapping[str, "float | int | str"]
 
 
@@ -42,14 +43,12 @@ class Attribute:
     margin: float = 0.0  # toggle: distance past the boundary
     normal: torch.Tensor | None = None  # toggle: boundary normal (unit) ...
     offset: float = 0.0  # ... and offset: normal . z + offset = 0 on the boundary
-    extra: dict = field(default_factory=dict)
 
     def info(self) -> dict:
         """The public record, as a plain JSON-able dict."""
         rng = list(SLIDER_RANGE) if self.kind == "slider" else list(TOGGLE_VALUES)
         return {"name": self.name, "celeba": self.celeba, "sign": self.sign, "kind": self.kind, "range": rng,
-                "conditions": list(self.conditions), "accuracy": self.accuracy, "description": self.description,
-                **self.extra}
+                "conditions": list(self.conditions), "accuracy": self.accuracy, "description": self.description}
 
 
 class AttributeSet:
@@ -108,16 +107,22 @@ class AttributeSet:
     @staticmethod
     def _toggle(z: torch.Tensor, a: Attribute, side: int) -> torch.Tensor:
         """Move each latent along the direction just far enough (bisection on the norm-kept move)
-        to stand `margin` on `side` of the boundary; latents already there are returned as they are."""
+        to stand `margin` on `side` of the boundary; latents already there are returned as they are.
+
+        A norm-kept move can bring `normal . z` at most to |z|, so for a rare attribute whose
+        boundary lies far out the goal is capped at 90% of that: the face goes as far as the
+        latent can while staying on its shell, and asking again changes nothing.
+        """
         def score(t: torch.Tensor) -> torch.Tensor:
             return side * (_along(z, a.direction, side * t) @ a.normal + a.offset)
 
+        goal = torch.minimum(torch.full((len(z),), a.margin), TOGGLE_REACH * z.norm(dim=1) + side * a.offset)
         lo, hi = torch.zeros(len(z)), torch.full((len(z),), TOGGLE_MAX_MOVE)
-        for _ in range(40):
+        for _ in range(48):
             mid = (lo + hi) / 2
-            ok = score(mid) >= a.margin
+            ok = score(mid) >= goal
             lo, hi = torch.where(ok, lo, mid), torch.where(ok, mid, hi)
-        needs_move = score(torch.zeros(len(z))) < a.margin
+        needs_move = score(torch.zeros(len(z))) < goal
         return torch.where(needs_move.unsqueeze(1), _along(z, a.direction, side * hi), z)
 
     # --- files ----------------------------------------------------------------------------------
@@ -129,7 +134,7 @@ class AttributeSet:
                 tensors[f"{a.name}.normal"] = a.normal.float()
             records.append({"name": a.name, "celeba": a.celeba, "sign": a.sign, "kind": a.kind,
                             "conditions": a.conditions, "accuracy": a.accuracy, "description": a.description,
-                            "unit": a.unit, "margin": a.margin, "offset": a.offset, "extra": a.extra})
+                            "unit": a.unit, "margin": a.margin, "offset": a.offset})
         tensors.update({f"boundary.{k}": v.float() for k, v in self.boundaries.items()})
         save_tensors(path, tensors, {**(meta or {}), "attributes": records})
 

@@ -99,11 +99,21 @@ def fit_boundary(z: torch.Tensor, p: torch.Tensor) -> tuple[torch.Tensor, float]
 
 
 def offset_along(z: torch.Tensor, p: torch.Tensor, direction: torch.Tensor) -> float:
-    """Offset c of the boundary direction . z + c = 0 that best splits the attribute when only
-    the position along `direction` is known (least squares of the logit on it)."""
-    logit = torch.logit(p.clamp(1e-4, 1 - 1e-4)).clamp(-8, 8).double()
-    x = torch.stack([(z @ direction).double(), torch.ones(len(z), dtype=torch.float64)], dim=1)
-    alpha, beta = torch.linalg.lstsq(x, logit[:, None]).solution[:, 0].tolist()
+    """Offset c of the boundary direction . z + c = 0 where the classifier's probability crosses
+    one half along `direction`: a 1-D logistic fit of the probabilities (soft labels) on the
+    position along it. (A least-squares fit of logits puts rare attributes' boundaries too far out.)"""
+    s = (z @ direction).double()
+    params = torch.zeros(2, dtype=torch.float64, requires_grad=True)
+    opt = torch.optim.LBFGS([params], max_iter=100, line_search_fn="strong_wolfe")
+
+    def closure() -> torch.Tensor:
+        opt.zero_grad()
+        loss = torch.nn.functional.binary_cross_entropy_with_logits(params[0] * s + params[1], p.double())
+        loss.backward()
+        return loss
+
+    opt.step(closure)
+    alpha, beta = params.tolist()
     return beta / alpha
 
 
