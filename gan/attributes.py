@@ -1,8 +1,8 @@
 """Attribute sliders: named latent directions and how an edit moves a latent along them.
 
 Each slider has a record (CelebA attribute, sign, kind, range, the attributes its direction was
-made orthogonal to, fitted accuracy) and tensors: `direction` (unit, already projected off its
-conditions) and, for toggles, the fitted boundary (`normal`, `offset`) whose side it sets.
+made orthogonal to, fitted accuracy) and a `direction` (unit, already projected off its
+conditions); a toggle also has an `offset`: its boundary is `direction . z + offset = 0`.
 
 - slider, value v in [-3, 3]: z + v * unit * sign * direction, a relative move, rescaled to the norm
   z had, so the edited latent stays on the prior's typical shell where the generator draws well
@@ -25,7 +25,7 @@ from .checkpoint import CheckpointError, load_tensors, save_tensors
 SLIDER_RANGE = (-3.0, 3.0)
 TOGGLE_VALUES = ("off", "on")
 TOGGLE_MAX_MOVE = 100.0  # latent units: enough to turn any latent to within TOGGLE_REACH of the direction
-TOGGLE_REACH = 0.9  # a toggle asks at most for normal . z = 0.9 |z| (see AttributeSet._toggle)
+TOGGLE_REACH = 0.9  # a toggle asks at most for direction . z = 0.9 |z| (see AttributeSet._toggle)
 Edits = Mapping[str, "float | int | str"]
 
 
@@ -41,8 +41,7 @@ class Attribute:
     direction: torch.Tensor  # (nz,) unit
     unit: float = 1.0  # slider step, latent units per slider unit
     margin: float = 0.0  # toggle: distance past the boundary
-    normal: torch.Tensor | None = None  # toggle: boundary normal (unit) ...
-    offset: float = 0.0  # ... and offset: normal . z + offset = 0 on the boundary
+    offset: float = 0.0  # toggle: direction . z + offset = 0 on the boundary
 
     def info(self) -> dict:
         """The public record, as a plain JSON-able dict."""
@@ -109,12 +108,12 @@ class AttributeSet:
         """Move each latent along the direction just far enough (bisection on the norm-kept move)
         to stand `margin` on `side` of the boundary; latents already there are returned as they are.
 
-        A norm-kept move can bring `normal . z` at most to |z|, so for a rare attribute whose
+        A norm-kept move can bring `direction . z` at most to |z|, so for a rare attribute whose
         boundary lies far out the goal is capped at 90% of that: the face goes as far as the
         latent can while staying on its shell, and asking again changes nothing.
         """
         def score(t: torch.Tensor) -> torch.Tensor:
-            return side * (_along(z, a.direction, side * t) @ a.normal + a.offset)
+            return side * (_along(z, a.direction, side * t) @ a.direction + a.offset)
 
         goal = torch.minimum(torch.full((len(z),), a.margin), TOGGLE_REACH * z.norm(dim=1) + side * a.offset)
         lo, hi = torch.zeros(len(z)), torch.full((len(z),), TOGGLE_MAX_MOVE)
@@ -130,8 +129,6 @@ class AttributeSet:
         tensors, records = {}, []
         for a in self._by_name.values():
             tensors[f"{a.name}.direction"] = a.direction.float()
-            if a.normal is not None:
-                tensors[f"{a.name}.normal"] = a.normal.float()
             records.append({"name": a.name, "celeba": a.celeba, "sign": a.sign, "kind": a.kind,
                             "conditions": a.conditions, "accuracy": a.accuracy, "description": a.description,
                             "unit": a.unit, "margin": a.margin, "offset": a.offset})
@@ -145,11 +142,11 @@ class AttributeSet:
         try:
             for r in meta["attributes"]:
                 name = r["name"]
-                a = Attribute(direction=tensors[f"{name}.direction"].float(), normal=tensors.get(f"{name}.normal"), **r)
-                if a.direction.shape != (nz,) or (a.normal is not None and a.normal.shape != (nz,)):
-                    raise ValueError(f"{name}: vectors must have shape ({nz},)")
-                if a.kind not in ("slider", "toggle") or (a.kind == "toggle" and a.normal is None):
-                    raise ValueError(f"{name}: bad kind {a.kind!r} or toggle without a boundary")
+                a = Attribute(direction=tensors[f"{name}.direction"].float(), **r)
+                if a.direction.shape != (nz,):
+                    raise ValueError(f"{name}: direction must have shape ({nz},)")
+                if a.kind not in ("slider", "toggle"):
+                    raise ValueError(f"{name}: bad kind {a.kind!r}")
                 attributes.append(a)
         except (KeyError, TypeError, ValueError) as e:
             raise CheckpointError(path, f"bad attribute data: {e}") from None

@@ -64,7 +64,7 @@ def test_toggles_are_idempotent(faces: Faces, value):
         assert torch.allclose(once, twice, atol=1e-5), name
         a = faces.sliders[name]
         side = 1 if (value == "on") == (a.sign > 0) else -1
-        score = side * (once @ a.normal + a.offset)
+        score = side * (once @ a.direction + a.offset)
         goal = torch.clamp(0.9 * once.norm(dim=1) + side * a.offset, max=a.margin)
         assert (score >= goal - 1e-4).all(), "every face goes as far to the asked-for side as its latent can"
         assert (goal > 0).float().mean() > 0.5, "most faces cross the boundary"

@@ -175,7 +175,7 @@ def fit(faces: Faces, classifier, names: list[str], n_samples: int, conditioned:
                       accuracy=round(acc, 4), description=s.description, direction=direction,
                       margin=MARGIN if s.kind == "toggle" else 0.0)
         if s.kind == "toggle":  # the side is read along the move itself, so any margin is reachable
-            a.normal, a.offset = direction, offset_along(z, p[:, names.index(s.celeba)], direction)
+            a.offset = offset_along(z, p[:, names.index(s.celeba)], direction)
         if units is not None:
             a.unit = units[s.name]
         elif s.kind == "slider":  # the smallest step whose +-3 moves the attribute enough
