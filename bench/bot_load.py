@@ -18,7 +18,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-from tests.fake_discord import FakeDiscord  # noqa: E402
+from tests.fake_discord import FakeDiscord, start_bot  # noqa: E402
 
 
 async def run_once(n: int, batching: bool, window_ms: float, batch_cap: int) -> dict:
@@ -37,12 +37,10 @@ async def run_once(n: int, batching: bool, window_ms: float, batch_cap: int) -> 
 
     discord = FakeDiscord(token="bench-token", listener=arrived)
     url = await discord.start()
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("DISCORD_", "EXPRESSIONS_"))}
-    env.update({"DISCORD_TOKEN": "bench-token", "EXPRESSIONS_FAKE_DISCORD_URL": url, "EXPRESSIONS_DEVICE": "cpu",
-                "EXPRESSIONS_QUEUE_DEPTH": str(n + 16), "EXPRESSIONS_BATCHING": "1" if batching else "0",
-                "EXPRESSIONS_BATCH_WINDOW_MS": str(window_ms), "EXPRESSIONS_BATCH_CAP": str(batch_cap)})
-    proc = await asyncio.create_subprocess_exec(sys.executable, "-m", "bot", cwd=str(ROOT), env=env,
-                                                stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL)
+    proc = await start_bot({"DISCORD_TOKEN": "bench-token", "EXPRESSIONS_FAKE_DISCORD_URL": url,
+                            "EXPRESSIONS_QUEUE_DEPTH": str(n + 16), "EXPRESSIONS_BATCHING": "1" if batching else "0",
+                            "EXPRESSIONS_BATCH_WINDOW_MS": str(window_ms), "EXPRESSIONS_BATCH_CAP": str(batch_cap)},
+                           output=asyncio.subprocess.DEVNULL)
     try:
         await asyncio.wait_for(discord.identified.wait(), 60)
         await asyncio.sleep(1.0)

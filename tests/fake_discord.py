@@ -10,10 +10,14 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
+import os
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from aiohttp import WSMsgType, web
+
+from tests.conftest import ROOT
 
 APP_ID = "100000000000000001"
 BOT_USER = {"id": APP_ID, "username": "expressions", "discriminator": "0", "global_name": "Expressions",
@@ -170,3 +174,12 @@ class FakeDiscord:
             "authorizing_integration_owners": {"1": user_id}, "context": 1, "attachment_size_limit": 26214400,
         })
         return token
+
+
+async def start_bot(env: dict, output: int | None = asyncio.subprocess.PIPE) -> asyncio.subprocess.Process:
+    """Run `python -m bot` on the CPU with only the given bot settings (none inherited from this shell)."""
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("DISCORD_", "EXPRESSIONS_"))}
+    stderr = asyncio.subprocess.STDOUT if output == asyncio.subprocess.PIPE else output
+    return await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bot", cwd=str(ROOT), env={**clean, "EXPRESSIONS_DEVICE": "cpu", **env},
+        stdout=output, stderr=stderr)

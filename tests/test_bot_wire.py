@@ -3,24 +3,11 @@ from __future__ import annotations
 
 import asyncio
 import io
-import os
-import sys
 
 import pytest
 from PIL import Image
 
-from tests.conftest import ROOT
-from tests.fake_discord import FakeDiscord
-
-BOT_ENV_KEYS = ("DISCORD_TOKEN", "EXPRESSIONS_FAKE_DISCORD_URL")
-
-
-async def start_bot(env: dict) -> asyncio.subprocess.Process:
-    clean = {k: v for k, v in os.environ.items() if not k.startswith(("DISCORD_", "EXPRESSIONS_"))}
-    return await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "bot", cwd=str(ROOT), env={**clean, "EXPRESSIONS_DEVICE": "cpu", **env},
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
-
+from tests.fake_discord import FakeDiscord, start_bot
 
 async def stop(proc: asyncio.subprocess.Process) -> str:
     if proc.returncode is None:

@@ -20,7 +20,7 @@ import torch
 
 from gan import Faces
 from gan.attributes import Attribute, AttributeSet
-from gan.faces import ATTRIBUTES_FILE, WEIGHTS_DIR
+from gan.faces import ATTRIBUTES_FILE, GENERATOR_FILE, WEIGHTS_DIR
 from gan.imaging import grid, png_bytes
 
 from .classifier import load_classifier, predict
@@ -151,8 +151,8 @@ def sample_scores(faces: Faces, classifier, n: int) -> tuple[torch.Tensor, torch
 
 
 def effects(faces: Faces, classifier, attribute_set: AttributeSet, name: str, z: torch.Tensor) -> torch.Tensor:
-    """Mean change of all 40 probabilities from the slider's low end to its high end (sign applied
-    for the slider's own direction, i.e. high = more of what the slider says)."""
+    """Mean change of all 40 probabilities from the slider's low end (-3, off) to its high end
+    (+3, on); callers multiply the own attribute's change by the slider's sign."""
     a = attribute_set[name]
     lo, hi = ("off", "on") if a.kind == "toggle" else (-3.0, 3.0)
     return (score(faces, classifier, attribute_set.apply(z, {name: hi}))
@@ -267,7 +267,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--report-file", type=Path, default=ROOT / "docs" / "sliders.md")
     args = p.parse_args(argv)
     classifier, names = load_classifier()
-    faces = Faces.load(args.out / "generator.safetensors")
+    faces = Faces.load(args.out / GENERATOR_FILE)
     if args.report:
         if not faces.attributes:
             raise SystemExit(f"no sliders in {args.out}: fit them first")
