@@ -9,6 +9,8 @@ import torch
 from gan import Faces
 from train.data import load_split
 from train.evaluate import frechet_distance
+from gan.checkpoint import load_generator
+from train.gan import Trainer, parse_args
 from train.gan import main as train_main
 
 TINY = ["--batch", "16", "--ngf", "8", "--ndf", "8", "--limit", "256", "--log-every", "2",
@@ -37,6 +39,24 @@ def test_training_smoke_and_resume(data_root, tmp_path):
     faces = Faces.load(out / "final.safetensors")
     assert faces.meta["steps"] == 6 and faces.render([3]).shape == (1, 64, 64, 3)
     assert (out / "samples").is_dir() and list((out / "samples").glob("*.png"))
+
+
+def test_init_from_exported_generator_warms_up_the_discriminator(data_root, tmp_path):
+    base = tmp_path / "base"
+    train_main(["--data", str(data_root), "--out", str(base), "--max-steps", "2", *TINY])
+    args = ["--data", str(data_root), "--out", str(tmp_path / "tuned"), "--init", str(base / "final.safetensors"),
+            "--d-warmup", "2", *TINY]
+    start, _ = load_generator(base / "final.safetensors")
+    trainer = Trainer(parse_args([*args, "--max-steps", "4"]))
+    for k, v in start.state_dict().items():
+        assert torch.equal(trainer.G.state_dict()[k], v) and torch.equal(trainer.G_ema.state_dict()[k], v), k
+    trainer.run()
+    log = [json.loads(line) for line in (tmp_path / "tuned" / "metrics.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in log] == [2, 4]
+    assert log[0]["g_loss"] is None and np.isfinite(log[1]["g_loss"]), "G waits for the D warm-up, then trains"
+    assert not torch.equal(trainer.G.state_dict()["net.0.0.weight"], start.state_dict()["net.0.0.weight"])
+    meta = Faces.load(tmp_path / "tuned" / "final.safetensors").meta
+    assert meta["steps"] == 4 and meta["init"]["file"] == "final.safetensors" and meta["init"]["steps"] == 2
 
 
 def test_frechet_distance():

@@ -6,7 +6,10 @@ Recipe (data-efficient GAN training for 23,700 faces):
 - DiffAugment (colour, translation) on every image D sees, real or fake, plus flips of reals;
 - an EMA of the generator's weights is what gets sampled and shipped, with its batch-norm
   statistics re-estimated before each use;
-- bf16 autocast and channels_last on a GPU; the whole train split lives on the GPU as uint8.
+- bf16 autocast on a GPU, channels_last everywhere; the whole train split lives on the GPU as uint8;
+- `--init FILE` starts from an exported generator (e.g. the shipped one, whose run kept no
+  discriminator) with a fresh discriminator that trains alone for `--d-warmup` steps first, so
+  the generator never follows the gradients of a discriminator that knows nothing yet.
 
 Training time counts the optimisation loop only; writing samples and checkpoints pauses the clock,
 so `--snapshot-seconds 300` is 300 s of training, comparable with the reference's 300 s.
@@ -24,7 +27,7 @@ import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
-from gan.checkpoint import save_generator
+from gan.checkpoint import load_generator, save_generator
 from gan.imaging import grid, png_bytes, to_uint8
 from gan.latent import latents
 from gan.model import Generator, GeneratorConfig
@@ -34,6 +37,7 @@ from .data import load_split, to_unit
 from .discriminator import Discriminator
 
 SAMPLE_SEEDS = list(range(64))
+BASE_KEYS = ("steps", "train_seconds", "images_seen", "device", "recipe")
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -43,6 +47,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--minutes", type=float, default=8.0, help="training-time budget (total, across resumes)")
     p.add_argument("--max-steps", type=int, default=None, help="stop after this many steps in total")
     p.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.pt")
+    p.add_argument("--init", help="start the generator (and its EMA) from this exported generator file")
+    p.add_argument("--d-warmup", type=int, default=0, help="first steps train the discriminator only")
     p.add_argument("--batch", type=int, default=128)
     p.add_argument("--lr", type=float, default=2e-4)
     p.add_argument("--ngf", type=int, default=64)
@@ -85,9 +91,16 @@ class Trainer:
         if self.cuda:
             torch.backends.cudnn.benchmark = True
             torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = True
-        fmt = torch.channels_last if self.cuda else torch.contiguous_format
-        self.G = Generator(GeneratorConfig(ngf=args.ngf)).to(self.device, memory_format=fmt)
-        self.D = Discriminator(args.ndf).to(self.device, memory_format=fmt)
+        self.G = Generator(GeneratorConfig(ngf=args.ngf))
+        self.base: dict | None = None  # what --init started from, kept in every export's metadata
+        if args.init and not args.resume:
+            start, meta = load_generator(args.init)
+            if start.config != self.G.config:
+                raise SystemExit(f"{args.init} is {start.config}, but this run builds {self.G.config}")
+            self.G.load_state_dict(start.state_dict())
+            self.base = {"file": Path(args.init).name, **{k: meta.get(k) for k in BASE_KEYS}}
+        self.G = self.G.to(self.device, memory_format=torch.channels_last)
+        self.D = Discriminator(args.ndf).to(self.device, memory_format=torch.channels_last)
         self.G_ema = copy.deepcopy(self.G).eval().requires_grad_(False)
         betas = (0.5, 0.999)
         self.opt_g = torch.optim.Adam(self.G.parameters(), lr=args.lr, betas=betas)
@@ -101,13 +114,14 @@ class Trainer:
     def _state(self) -> dict:
         return {"G": self.G.state_dict(), "D": self.D.state_dict(), "G_ema": self.G_ema.state_dict(),
                 "opt_g": self.opt_g.state_dict(), "opt_d": self.opt_d.state_dict(), "step": self.step,
-                "seconds": self.seconds, "snapshots_done": self.snapshots_done, "args": vars(self.args)}
+                "seconds": self.seconds, "snapshots_done": self.snapshots_done, "base": self.base, "args": vars(self.args)}
 
     def _load(self) -> None:
         state = torch.load(self.out / "checkpoint.pt", map_location=self.device, weights_only=False)
         for name in ("G", "D", "G_ema", "opt_g", "opt_d"):
             getattr(self, name).load_state_dict(state[name])
         self.step, self.seconds, self.snapshots_done = state["step"], state["seconds"], state["snapshots_done"]
+        self.base = state["base"]
         torch.manual_seed(self.args.seed + self.step)
 
     def save_checkpoint(self) -> None:
@@ -120,7 +134,7 @@ class Trainer:
                 "steps": self.step, "train_seconds": round(self.seconds, 1),
                 "images_seen": self.step * self.args.batch, "batch": self.args.batch,
                 "device": torch.cuda.get_device_name() if self.cuda else "cpu",
-                "recipe": "DCGAN-D+BCE+DiffAugment(color,translation)+EMA"}
+                "recipe": "DCGAN-D+BCE+DiffAugment(color,translation)+EMA", "init": self.base}
 
     def export(self, path: Path) -> Generator:
         g = calibrated(self.G_ema)
@@ -139,27 +153,33 @@ class Trainer:
         x = to_unit(data[idx])
         flip = torch.rand(x.shape[0], 1, 1, 1, device=self.device) < 0.5
         x = torch.where(flip, x.flip(3), x)
-        return x.contiguous(memory_format=torch.channels_last) if self.cuda else x
+        return x.contiguous(memory_format=torch.channels_last)
 
-    def train_step(self, real: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def train_step(self, real: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """One D step, then (after the warm-up) one G step and the EMA update; returns the losses."""
+        warmup = self.step < self.args.d_warmup
         z = torch.randn(real.shape[0], self.G.config.nz, device=self.device)
         with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.cuda):
-            fake = self.G(z)
+            with torch.set_grad_enabled(not warmup):
+                fake = self.G(z)
             self.D.requires_grad_(True)
             d_real, d_fake = self.D(diff_augment(real)), self.D(diff_augment(fake.detach()))
             d_loss = F.softplus(-d_real).mean() + F.softplus(d_fake).mean()  # BCE: real -> 1, fake -> 0
         self.opt_d.zero_grad(set_to_none=True)
         d_loss.backward()
         self.opt_d.step()
+        self.step += 1
+        if warmup:
+            return d_loss.detach(), None
         with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.cuda):
             self.D.requires_grad_(False)
             g_loss = F.softplus(-self.D(diff_augment(fake))).mean()  # non-saturating
         self.opt_g.zero_grad(set_to_none=True)
         g_loss.backward()
         self.opt_g.step()
-        decay = min(self.args.ema, (1 + self.step) / (10 + self.step))
+        g_steps = self.step - self.args.d_warmup
+        decay = self.args.ema if self.base else min(self.args.ema, g_steps / (9 + g_steps))
         torch._foreach_lerp_(list(self.G_ema.parameters()), list(self.G.parameters()), 1 - decay)
-        self.step += 1
         return d_loss.detach(), g_loss.detach()
 
     def run(self) -> None:
@@ -176,17 +196,18 @@ class Trainer:
             segment_steps += 1
             if self.step % a.log_every and self.step != a.max_steps:
                 continue
-            d, g = d_loss.item(), g_loss.item()  # waits for the GPU, so the clock below is honest
+            d = d_loss.item()  # waits for the GPU, so the clock below is honest
+            g = None if g_loss is None else g_loss.item()  # None while the discriminator warms up
             now = time.perf_counter()
             self.seconds += now - segment_start
-            if not (math.isfinite(d) and math.isfinite(g)):
+            if not (math.isfinite(d) and math.isfinite(g if g is not None else 0.0)):
                 raise FloatingPointError(f"non-finite loss at step {self.step}: d={d}, g={g}")
             ips = segment_steps * a.batch / max(now - segment_start, 1e-9)
             rec = {"step": self.step, "seconds": round(self.seconds, 2), "kimg": self.step * a.batch / 1000,
-                   "d_loss": round(d, 4), "g_loss": round(g, 4), "img_per_s": round(ips, 1)}
+                   "d_loss": round(d, 4), "g_loss": g if g is None else round(g, 4), "img_per_s": round(ips, 1)}
             log.write(json.dumps(rec) + "\n")
             log.flush()
-            bar.set_postfix(d=f"{d:.3f}", g=f"{g:.3f}", img_s=f"{ips:.0f}", step=self.step)
+            bar.set_postfix(d=f"{d:.3f}", g="-" if g is None else f"{g:.3f}", img_s=f"{ips:.0f}", step=self.step)
             bar.n = min(round(self.seconds), bar.total)
             bar.refresh()
             for mark in a.snapshot_seconds:
