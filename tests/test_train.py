@@ -56,7 +56,7 @@ def test_init_from_exported_generator_warms_up_the_discriminator(data_root, tmp_
     assert log[0]["g_loss"] is None and np.isfinite(log[1]["g_loss"]), "G waits for the D warm-up, then trains"
     assert not torch.equal(trainer.G.state_dict()["net.0.0.weight"], start.state_dict()["net.0.0.weight"])
     meta = Faces.load(tmp_path / "tuned" / "final.safetensors").meta
-    assert meta["steps"] == 4 and meta["init"]["file"] == "final.safetensors" and meta["init"]["steps"] == 2
+    assert meta["steps"] == 4 and meta["init"]["file"] == "base/final.safetensors" and meta["init"]["steps"] == 2
 
 
 def test_frechet_distance():

@@ -98,7 +98,7 @@ class Trainer:
             if start.config != self.G.config:
                 raise SystemExit(f"{args.init} is {start.config}, but this run builds {self.G.config}")
             self.G.load_state_dict(start.state_dict())
-            self.base = {"file": Path(args.init).name, **{k: meta.get(k) for k in BASE_KEYS}}
+            self.base = {"file": "/".join(Path(args.init).parts[-2:]), **{k: meta.get(k) for k in BASE_KEYS}}
         self.G = self.G.to(self.device, memory_format=torch.channels_last)
         self.D = Discriminator(args.ndf).to(self.device, memory_format=torch.channels_last)
         self.G_ema = copy.deepcopy(self.G).eval().requires_grad_(False)
