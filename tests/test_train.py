@@ -1,4 +1,4 @@
-"""Training on a few hundred real faces: the pipeline runs, losses stay finite, resume continues."""
+"""Training on a few hundred real faces: the pipeline runs, losses stay finite, resume and --init continue."""
 from __future__ import annotations
 
 import json
@@ -7,9 +7,9 @@ import numpy as np
 import torch
 
 from gan import Faces
+from gan.checkpoint import load_generator
 from train.data import load_split
 from train.evaluate import frechet_distance
-from gan.checkpoint import load_generator
 from train.gan import Trainer, parse_args
 from train.gan import main as train_main
 

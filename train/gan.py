@@ -121,7 +121,7 @@ class Trainer:
         for name in ("G", "D", "G_ema", "opt_g", "opt_d"):
             getattr(self, name).load_state_dict(state[name])
         self.step, self.seconds, self.snapshots_done = state["step"], state["seconds"], state["snapshots_done"]
-        self.base = state["base"]
+        self.base = state.get("base")  # checkpoints written before --init existed have none
         torch.manual_seed(self.args.seed + self.step)
 
     def save_checkpoint(self) -> None:
