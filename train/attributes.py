@@ -23,7 +23,7 @@ from gan.attributes import Attribute, AttributeSet
 from gan.faces import ATTRIBUTES_FILE, GENERATOR_FILE, WEIGHTS_DIR
 from gan.imaging import grid, png_bytes
 
-from .classifier import load_classifier, predict
+from .classifier import load_classifier, predict_faces
 
 ROOT = Path(__file__).resolve().parent.parent
 CACHE = ROOT / "runs" / "attributes" / "samples.pt"
@@ -71,16 +71,6 @@ SPECS = (
 def conditions_for(spec: Spec) -> list[str]:
     leaky = () if spec.name in ("smiling", "mouth_open") else LEAKY
     return [c for c in dict.fromkeys((*BASE_CONDITIONS, *leaky, *spec.extra_conditions)) if c != spec.celeba]
-
-
-@torch.no_grad()
-def score(faces: Faces, classifier, z: torch.Tensor, batch: int = 500) -> torch.Tensor:
-    """Classifier probabilities (N, 40) of the faces of latents z, rendered to uint8 as users see them."""
-    out = []
-    for chunk in z.split(batch):
-        images = torch.from_numpy(faces.decode(chunk)).permute(0, 3, 1, 2)
-        out.append(predict(classifier, images))
-    return torch.cat(out)
 
 
 def fit_boundary(z: torch.Tensor, p: torch.Tensor) -> tuple[torch.Tensor, float]:
@@ -144,7 +134,7 @@ def sample_scores(faces: Faces, classifier, n: int) -> tuple[torch.Tensor, torch
         if len(cached["z"]) >= n and cached["model"] == faces.meta.get("source"):
             return cached["z"][:n], cached["p"][:n]
     z = torch.randn(n, faces.nz, generator=torch.Generator().manual_seed(FIT_SEED))
-    p = score(faces, classifier, z)
+    p = predict_faces(classifier, faces.decode, z)
     CACHE.parent.mkdir(parents=True, exist_ok=True)
     torch.save({"z": z, "p": p, "model": faces.meta.get("source")}, CACHE)
     return z, p
@@ -155,8 +145,8 @@ def effects(faces: Faces, classifier, attribute_set: AttributeSet, name: str, z:
     (+3, on); callers multiply the own attribute's change by the slider's sign."""
     a = attribute_set[name]
     lo, hi = ("off", "on") if a.kind == "toggle" else (-3.0, 3.0)
-    return (score(faces, classifier, attribute_set.apply(z, {name: hi}))
-            - score(faces, classifier, attribute_set.apply(z, {name: lo}))).mean(0)
+    return (predict_faces(classifier, faces.decode, attribute_set.apply(z, {name: hi}))
+            - predict_faces(classifier, faces.decode, attribute_set.apply(z, {name: lo}))).mean(0)
 
 
 def fit(faces: Faces, classifier, names: list[str], n_samples: int, conditioned: bool = True,

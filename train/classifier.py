@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import argparse
 import time
+from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -71,6 +73,14 @@ def predict(model: AttributeClassifier, images: torch.Tensor, batch: int = 512, 
         x = x.to(device)
         out.append((model.features(x) if features else torch.sigmoid(model(x))).float().cpu())
     return torch.cat(out)
+
+
+def predict_faces(model: AttributeClassifier, draw: Callable[[torch.Tensor], np.ndarray], z: torch.Tensor,
+                  batch: int = 500, features: bool = False) -> torch.Tensor:
+    """predict() on the uint8 (N, H, W, 3) faces that draw() makes of latents z, batch by batch:
+    the classifier judges faces exactly as users see them."""
+    return torch.cat([predict(model, torch.from_numpy(draw(chunk)).permute(0, 3, 1, 2), features=features)
+                      for chunk in z.split(batch)])
 
 
 def _augment(x: torch.Tensor) -> torch.Tensor:

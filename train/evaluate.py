@@ -22,7 +22,7 @@ from gan.checkpoint import load_generator
 from gan.imaging import grid, png_bytes, to_uint8
 
 from .classifier import DEFAULT_PATH as CLASSIFIER_PATH
-from .classifier import AttributeClassifier, load_classifier, predict
+from .classifier import AttributeClassifier, load_classifier, predict, predict_faces
 from .data import load_split
 
 EVAL_SEED = 2024
@@ -61,12 +61,8 @@ def generated_features(generate: Callable[[torch.Tensor], torch.Tensor], classif
                        n: int, nz: int = 100, batch: int = 500) -> np.ndarray:
     """Features of n faces drawn from N(0, I) latents with a fixed seed, quantised to uint8 first."""
     g = torch.Generator().manual_seed(EVAL_SEED)
-    feats = []
-    for start in range(0, n, batch):
-        z = torch.randn(min(batch, n - start), nz, generator=g)
-        images = torch.from_numpy(to_uint8(generate(z))).permute(0, 3, 1, 2)
-        feats.append(predict(classifier, images, features=True))
-    return torch.cat(feats).numpy()
+    z = torch.cat([torch.randn(min(batch, n - start), nz, generator=g) for start in range(0, n, batch)])
+    return predict_faces(classifier, lambda chunk: to_uint8(generate(chunk)), z, batch, features=True).numpy()
 
 
 @torch.no_grad()
