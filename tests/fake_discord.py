@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 
 from aiohttp import WSMsgType, web
 
+from bot.settings import ENV_NAMES
 from tests.conftest import ROOT
 
 APP_ID = "100000000000000001"
@@ -177,9 +178,12 @@ class FakeDiscord:
 
 
 async def start_bot(env: dict, output: int | None = asyncio.subprocess.PIPE) -> asyncio.subprocess.Process:
-    """Run `python -m bot` on the CPU with only the given bot settings (none inherited from this shell)."""
+    """Run `python -m bot` on the CPU with only the given bot settings: none inherited from this shell,
+    and none from a developer's .env (every setting is present, empty unless given, and python-dotenv
+    never overrides a variable that is already set, so a real token there is never used)."""
     clean = {k: v for k, v in os.environ.items() if not k.startswith(("DISCORD_", "EXPRESSIONS_"))}
+    unset = dict.fromkeys(ENV_NAMES.values(), "")
     stderr = asyncio.subprocess.STDOUT if output == asyncio.subprocess.PIPE else output
     return await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "bot", cwd=str(ROOT), env={**clean, "EXPRESSIONS_DEVICE": "cpu", **env},
+        sys.executable, "-m", "bot", cwd=str(ROOT), env={**clean, **unset, "EXPRESSIONS_DEVICE": "cpu", **env},
         stdout=output, stderr=stderr)

@@ -9,6 +9,7 @@ from PIL import Image
 
 from tests.fake_discord import FakeDiscord, start_bot
 
+
 async def stop(proc: asyncio.subprocess.Process) -> str:
     if proc.returncode is None:
         proc.terminate()
@@ -63,7 +64,7 @@ async def test_rejected_token_exits_with_one_clear_line():
     assert "a-wrong-token" not in log and "Traceback" not in log
 
 
-async def test_missing_token_exits_with_one_clear_line(tmp_path):
+async def test_missing_token_exits_with_one_clear_line():
     proc = await start_bot({})
     code = await asyncio.wait_for(proc.wait(), 60)
     log = await stop(proc)
