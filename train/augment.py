@@ -32,6 +32,11 @@ def translation(x: torch.Tensor, ratio: float = 0.125) -> torch.Tensor:
     return F.grid_sample(x, grid.to(x.dtype), mode="nearest", padding_mode="zeros", align_corners=False)
 
 
-def diff_augment(x: torch.Tensor) -> torch.Tensor:
-    """The policy: colour, then translation. (Cutout starves a batch-norm discriminator.)"""
-    return translation(color(x))
+POLICIES = {"none": (), "translation": (translation,), "color,translation": (color, translation)}
+
+
+def diff_augment(x: torch.Tensor, policy: str = "color,translation") -> torch.Tensor:
+    """Apply a policy's transforms in order. (Cutout starves a batch-norm discriminator.)"""
+    for transform in POLICIES[policy]:
+        x = transform(x)
+    return x

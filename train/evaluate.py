@@ -44,7 +44,7 @@ def frechet_distance(a: np.ndarray, b: np.ndarray) -> float:
     return float(((mu_a - mu_b) ** 2).sum() + np.trace(cov_a) + np.trace(cov_b) - 2 * tr_sqrt)
 
 
-def load_reference(path: Path | str) -> nn.Module:
+def load_reference(path: Path | str, device: str = "cpu") -> Callable[[torch.Tensor], torch.Tensor]:
     """The pytorch/examples DCGAN generator of ../shared/reference (see its README)."""
     def up(cin: int, cout: int, stride: int, pad: int) -> list[nn.Module]:
         return [nn.ConvTranspose2d(cin, cout, 4, stride, pad, bias=False), nn.BatchNorm2d(cout), nn.ReLU(True)]
@@ -52,8 +52,8 @@ def load_reference(path: Path | str) -> nn.Module:
                         nn.ConvTranspose2d(64, 3, 4, 2, 1, bias=False), nn.Tanh())
     state = torch.load(path, map_location="cpu", weights_only=True)
     net.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in state.items()})
-    net.eval()
-    return lambda z: net(z.reshape(-1, 100, 1, 1))
+    net.to(device).eval()
+    return lambda z: net(z.to(device).reshape(-1, 100, 1, 1))
 
 
 @torch.no_grad()
@@ -84,13 +84,17 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--n", type=int, default=10000, help="generated faces per model")
     p.add_argument("--out", help="append one JSON line per model to this file")
     p.add_argument("--grid", help="also write a PNG: the same 32 latents drawn by each model, side by side")
+    p.add_argument("--device", default="cpu", help="where generators and classifier run (same scores up to float rounding)")
     args = p.parse_args(argv)
     torch.set_grad_enabled(False)
-    classifier, _ = load_classifier(args.classifier)
+    classifier, _ = load_classifier(args.classifier, args.device)
     real = predict(classifier, load_split(args.data, "holdout").images, features=True).numpy()
-    models: list[tuple[str, Callable]] = [(c, load_generator(c)[0]) for c in args.checkpoints]
+    models: list[tuple[str, Callable]] = []
+    for c in args.checkpoints:
+        g = load_generator(c, args.device)[0]
+        models.append((c, lambda z, g=g: g(z.to(args.device))))
     if args.reference:
-        models.append((args.reference, load_reference(args.reference)))
+        models.append((args.reference, load_reference(args.reference, args.device)))
     if args.grid:
         write_side_by_side(args.grid, [gen for _, gen in models])
     for name, gen in models:

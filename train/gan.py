@@ -1,12 +1,14 @@
 """Train the face generator: `python -m train.gan --data ../shared/celeba64 --out runs/NAME --minutes 8`.
 
-Recipe (data-efficient GAN training for 23,700 faces):
-- generator: gan.model.Generator (DCGAN transposed convs + 3x3 refine convs, batch norm);
+Recipe (the DCGAN recipe, made faster and steadier):
+- generator: gan.model.Generator, `--arch dcgan` (the reference's shape) or `dcgan-refine`;
 - discriminator: the DCGAN convnet with the non-saturating BCE loss, one D step per G step;
-- DiffAugment (colour, translation) on every image D sees, real or fake, plus flips of reals;
+- horizontal flips of the real faces; optional DiffAugment (`--augment`) on every image D sees;
 - an EMA of the generator's weights is what gets sampled and shipped, with its batch-norm
   statistics re-estimated before each use;
-- bf16 autocast on a GPU, channels_last everywhere; the whole train split lives on the GPU as uint8;
+- on a GPU: bf16 autocast, channels_last, the whole train split on the GPU as uint8, and the
+  whole step (batch sampling, D and G updates) replayed as one CUDA graph, because at batch 128
+  these small networks leave the GPU waiting on Python and kernel launches;
 - `--init FILE` starts from an exported generator (e.g. the shipped one, whose run kept no
   discriminator) with a fresh discriminator that trains alone for `--d-warmup` steps first, so
   the generator never follows the gradients of a discriminator that knows nothing yet.
@@ -32,7 +34,7 @@ from gan.imaging import grid, png_bytes, to_uint8
 from gan.latent import latents
 from gan.model import Generator, GeneratorConfig
 
-from .augment import diff_augment
+from .augment import POLICIES, diff_augment
 from .data import load_split, to_unit
 from .discriminator import Discriminator
 
@@ -51,6 +53,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--d-warmup", type=int, default=0, help="first steps train the discriminator only")
     p.add_argument("--batch", type=int, default=128)
     p.add_argument("--lr", type=float, default=2e-4)
+    p.add_argument("--arch", choices=GeneratorConfig.ARCHS, default="dcgan")
+    p.add_argument("--augment", choices=list(POLICIES), default="none", help="DiffAugment policy")
+    p.add_argument("--cuda-graph", action=argparse.BooleanOptionalAction, default=True,
+                   help="on a GPU, replay each training step as one CUDA graph")
     p.add_argument("--ngf", type=int, default=64)
     p.add_argument("--ndf", type=int, default=64)
     p.add_argument("--ema", type=float, default=0.999, help="EMA decay of generator weights")
@@ -91,7 +97,7 @@ class Trainer:
         if self.cuda:
             torch.backends.cudnn.benchmark = True
             torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = True
-        self.G = Generator(GeneratorConfig(ngf=args.ngf))
+        self.G = Generator(GeneratorConfig(ngf=args.ngf, arch=args.arch))
         self.base: dict | None = None  # what --init started from, kept in every export's metadata
         if args.init and not args.resume:
             start, meta = load_generator(args.init)
@@ -102,9 +108,13 @@ class Trainer:
         self.G = self.G.to(self.device, memory_format=torch.channels_last)
         self.D = Discriminator(args.ndf).to(self.device, memory_format=torch.channels_last)
         self.G_ema = copy.deepcopy(self.G).eval().requires_grad_(False)
-        betas = (0.5, 0.999)
-        self.opt_g = torch.optim.Adam(self.G.parameters(), lr=args.lr, betas=betas)
-        self.opt_d = torch.optim.Adam(self.D.parameters(), lr=args.lr, betas=betas)
+        self.graphed = self.cuda and args.cuda_graph
+        # a captured step needs optimizers that keep their step count on the GPU
+        opt = {"lr": args.lr, "betas": (0.5, 0.999), **({"capturable": True} if self.graphed else {"fused": self.cuda})}
+        self.opt_g = torch.optim.Adam(self.G.parameters(), **opt)
+        self.opt_d = torch.optim.Adam(self.D.parameters(), **opt)
+        self.graph: torch.cuda.CUDAGraph | None = None
+        self.graph_losses: tuple[torch.Tensor, torch.Tensor] | None = None
         self.step, self.seconds, self.snapshots_done = 0, 0.0, []
         if args.resume:
             self._load()
@@ -134,7 +144,11 @@ class Trainer:
                 "steps": self.step, "train_seconds": round(self.seconds, 1),
                 "images_seen": self.step * self.args.batch, "batch": self.args.batch,
                 "device": torch.cuda.get_device_name() if self.cuda else "cpu",
-                "recipe": "DCGAN-D+BCE+DiffAugment(color,translation)+EMA", "init": self.base}
+                "recipe": self.recipe(), "init": self.base}
+
+    def recipe(self) -> str:
+        aug = "" if self.args.augment == "none" else f"+DiffAugment({self.args.augment})"
+        return f"DCGAN-D+BCE+flips{aug}+EMA({self.args.ema})"
 
     def export(self, path: Path) -> Generator:
         g = calibrated(self.G_ema)
@@ -155,32 +169,71 @@ class Trainer:
         x = torch.where(flip, x.flip(3), x)
         return x.contiguous(memory_format=torch.channels_last)
 
-    def train_step(self, real: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """One D step, then (after the warm-up) one G step and the EMA update; returns the losses."""
-        warmup = self.step < self.args.d_warmup
+    def _update(self, data: torch.Tensor, warmup: bool) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Draw a batch, take one D step, then (after the warm-up) one G step; returns the losses."""
+        real = self._batch(data)
         z = torch.randn(real.shape[0], self.G.config.nz, device=self.device)
-        with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.cuda):
+        aug = lambda x: diff_augment(x, self.args.augment)  # noqa: E731
+        # autocast's weight cache must be off while a CUDA graph is being captured
+        autocast = lambda: torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.cuda,  # noqa: E731
+                                          cache_enabled=not self.graphed)
+        with autocast():
             with torch.set_grad_enabled(not warmup):
                 fake = self.G(z)
             self.D.requires_grad_(True)
-            d_real, d_fake = self.D(diff_augment(real)), self.D(diff_augment(fake.detach()))
+            d_real, d_fake = self.D(aug(real)), self.D(aug(fake.detach()))
             d_loss = F.softplus(-d_real).mean() + F.softplus(d_fake).mean()  # BCE: real -> 1, fake -> 0
         self.opt_d.zero_grad(set_to_none=True)
         d_loss.backward()
         self.opt_d.step()
-        self.step += 1
         if warmup:
             return d_loss.detach(), None
-        with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.cuda):
+        with autocast():
             self.D.requires_grad_(False)
-            g_loss = F.softplus(-self.D(diff_augment(fake))).mean()  # non-saturating
+            g_loss = F.softplus(-self.D(aug(fake))).mean()  # non-saturating
         self.opt_g.zero_grad(set_to_none=True)
         g_loss.backward()
         self.opt_g.step()
+        return d_loss.detach(), g_loss.detach()
+
+    def _capture(self, data: torch.Tensor) -> None:
+        """Record one full step as a CUDA graph, after a few eager steps on a side stream that
+        pick the cuDNN kernels and create the optimizer state (as torch.cuda.graph requires)."""
+        side = torch.cuda.Stream()
+        side.wait_stream(torch.cuda.current_stream())
+        with torch.cuda.stream(side):
+            for _ in range(3):
+                self._update(data, warmup=False)
+                self.step += 1
+                self._update_ema()
+        torch.cuda.current_stream().wait_stream(side)
+        self.graph = torch.cuda.CUDAGraph()
+        with torch.cuda.graph(self.graph):
+            self.graph_losses = self._update(data, warmup=False)
+
+    def _update_ema(self) -> None:
         g_steps = self.step - self.args.d_warmup
         decay = self.args.ema if self.base else min(self.args.ema, g_steps / (9 + g_steps))
         torch._foreach_lerp_(list(self.G_ema.parameters()), list(self.G.parameters()), 1 - decay)
-        return d_loss.detach(), g_loss.detach()
+
+    def train_step(self, data: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """One D step, then (after the warm-up) one G step and the EMA update; returns the losses."""
+        warmup = self.step < self.args.d_warmup
+        if self.graphed and not warmup and self.graph is None:
+            try:
+                self._capture(data)
+            except RuntimeError as e:  # an unsupported op or driver: train on, eagerly
+                print(f"CUDA graph capture failed ({e}); continuing without it (see --no-cuda-graph)", flush=True)
+                self.graphed, self.graph = False, None
+        if self.graph is not None:
+            self.graph.replay()
+            losses = self.graph_losses
+        else:
+            losses = self._update(data, warmup)
+        self.step += 1
+        if not warmup:
+            self._update_ema()
+        return losses
 
     def run(self) -> None:
         a = self.args
@@ -190,10 +243,9 @@ class Trainer:
         log = open(self.out / "metrics.jsonl", "a")
         bar = tqdm(total=round(budget), initial=min(round(self.seconds), round(budget)), unit="s", dynamic_ncols=True)
         last_sample = last_ckpt = self.seconds
-        segment_start, segment_steps = time.perf_counter(), 0
+        segment_start, segment_first_step = time.perf_counter(), self.step
         while self.seconds < budget and (a.max_steps is None or self.step < a.max_steps):
-            d_loss, g_loss = self.train_step(self._batch(data))
-            segment_steps += 1
+            d_loss, g_loss = self.train_step(data)
             if self.step % a.log_every and self.step != a.max_steps:
                 continue
             d = d_loss.item()  # waits for the GPU, so the clock below is honest
@@ -202,7 +254,7 @@ class Trainer:
             self.seconds += now - segment_start
             if not (math.isfinite(d) and math.isfinite(g if g is not None else 0.0)):
                 raise FloatingPointError(f"non-finite loss at step {self.step}: d={d}, g={g}")
-            ips = segment_steps * a.batch / max(now - segment_start, 1e-9)
+            ips = (self.step - segment_first_step) * a.batch / max(now - segment_start, 1e-9)
             rec = {"step": self.step, "seconds": round(self.seconds, 2), "kimg": self.step * a.batch / 1000,
                    "d_loss": round(d, 4), "g_loss": g if g is None else round(g, 4), "img_per_s": round(ips, 1)}
             log.write(json.dumps(rec) + "\n")
@@ -221,7 +273,7 @@ class Trainer:
             if self.seconds - last_ckpt >= a.checkpoint_every:
                 self.save_checkpoint()
                 last_ckpt = self.seconds
-            segment_start, segment_steps = time.perf_counter(), 0  # I/O above is off the clock
+            segment_start, segment_first_step = time.perf_counter(), self.step  # I/O above is off the clock
         bar.close()
         self.save_checkpoint()
         self.write_samples(self.export(self.out / "final.safetensors"))
