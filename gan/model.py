@@ -23,7 +23,7 @@ class GeneratorConfig:
 
     nz: int = 100
     ngf: int = 64
-    arch: str = "dcgan-refine"
+    arch: str = "dcgan"
 
     ARCHS = ("dcgan", "dcgan-refine")
 

@@ -6,26 +6,41 @@ import torch
 
 from gan import CheckpointError, Faces
 from gan.checkpoint import load_generator, save_generator, save_tensors
-from gan.model import Generator, GeneratorConfig
+from gan.model import Generator, GeneratorConfig, fuse_batchnorm
 
 
-def small_generator() -> Generator:
+def small_generator(arch: str = "dcgan") -> Generator:
     torch.manual_seed(0)
-    return Generator(GeneratorConfig(ngf=8)).eval()
+    return Generator(GeneratorConfig(ngf=8, arch=arch)).eval()
 
 
-def test_round_trip_keeps_weights_and_metadata(tmp_path):
-    g = small_generator()
+@pytest.mark.parametrize("arch", GeneratorConfig.ARCHS)
+def test_round_trip_keeps_weights_and_metadata(tmp_path, arch):
+    g = small_generator(arch)
     path = tmp_path / "g.safetensors"
     save_generator(path, g, {"steps": 12, "prior": "normal"})
     loaded, meta = load_generator(path)
-    assert meta["steps"] == 12 and meta["config"]["ngf"] == 8
+    assert meta["steps"] == 12 and meta["config"] == {"nz": 100, "ngf": 8, "arch": arch}
     for k, v in g.state_dict().items():
         expected = v.half().float() if v.is_floating_point() else v
         assert torch.equal(loaded.state_dict()[k], expected), k
     z = torch.randn(3, 100)
     with torch.no_grad():
         assert torch.allclose(loaded(z), g(z), atol=2e-2)  # fp16 weights
+
+
+@pytest.mark.parametrize("arch", GeneratorConfig.ARCHS)
+def test_fused_batchnorm_draws_the_same_faces(arch):
+    g = small_generator(arch)
+    for m in g.modules():  # non-trivial statistics, so folding them in is really tested
+        if isinstance(m, torch.nn.BatchNorm2d):
+            m.running_mean.uniform_(-0.5, 0.5), m.running_var.uniform_(0.5, 2.0), m.weight.data.uniform_(0.5, 1.5)
+    z = torch.randn(4, 100)
+    with torch.no_grad():
+        before = g(z)
+        fused = fuse_batchnorm(g)
+        assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in fused.modules())
+        assert torch.allclose(fused(z), before, atol=1e-5)
 
 
 def test_faces_load_any_checkpoint(tmp_path):

@@ -8,6 +8,7 @@ import torch
 
 from gan import Faces
 from gan.checkpoint import load_generator
+from train.augment import POLICIES, diff_augment
 from train.data import load_split
 from train.evaluate import frechet_distance
 from train.gan import Trainer, parse_args
@@ -57,6 +58,26 @@ def test_init_from_exported_generator_warms_up_the_discriminator(data_root, tmp_
     assert not torch.equal(trainer.G.state_dict()["net.0.0.weight"], start.state_dict()["net.0.0.weight"])
     meta = Faces.load(tmp_path / "tuned" / "final.safetensors").meta
     assert meta["steps"] == 4 and meta["init"]["file"] == "base/final.safetensors" and meta["init"]["steps"] == 2
+
+
+def test_augment_policies_keep_shapes_and_gradients():
+    torch.manual_seed(0)
+    x = (torch.rand(8, 3, 64, 64) * 2 - 1).requires_grad_(True)
+    assert diff_augment(x, "none") is x
+    for policy in set(POLICIES) - {"none"}:
+        y = diff_augment(x, policy)
+        assert y.shape == x.shape and not torch.equal(y, x), policy
+        y.sum().backward()  # differentiable: G learns through the augmentation
+        assert x.grad is not None and x.grad.abs().sum() > 0, policy
+        x.grad = None
+
+
+def test_other_architecture_and_augmentation_train(data_root, tmp_path):
+    out = tmp_path / "run"
+    train_main(["--data", str(data_root), "--out", str(out), "--max-steps", "2", "--arch", "dcgan-refine",
+                "--augment", "color,translation", *TINY])
+    meta = Faces.load(out / "final.safetensors").meta
+    assert meta["config"]["arch"] == "dcgan-refine" and "DiffAugment(color,translation)" in meta["recipe"]
 
 
 def test_frechet_distance():

@@ -58,9 +58,9 @@ def load_reference(path: Path | str, device: str = "cpu") -> Callable[[torch.Ten
 
 @torch.no_grad()
 def generated_features(generate: Callable[[torch.Tensor], torch.Tensor], classifier: AttributeClassifier,
-                       n: int, nz: int = 100, batch: int = 500) -> np.ndarray:
+                       n: int, nz: int = 100, batch: int = 500, seed: int = EVAL_SEED) -> np.ndarray:
     """Features of n faces drawn from N(0, I) latents with a fixed seed, quantised to uint8 first."""
-    g = torch.Generator().manual_seed(EVAL_SEED)
+    g = torch.Generator().manual_seed(seed)
     z = torch.cat([torch.randn(min(batch, n - start), nz, generator=g) for start in range(0, n, batch)])
     return predict_faces(classifier, lambda chunk: to_uint8(generate(chunk)), z, batch, features=True).numpy()
 
@@ -84,6 +84,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--n", type=int, default=10000, help="generated faces per model")
     p.add_argument("--out", help="append one JSON line per model to this file")
     p.add_argument("--grid", help="also write a PNG: the same 32 latents drawn by each model, side by side")
+    p.add_argument("--seed", type=int, default=EVAL_SEED, help="latent seed; other seeds show the score's spread")
     p.add_argument("--device", default="cpu", help="where generators and classifier run (same scores up to float rounding)")
     args = p.parse_args(argv)
     torch.set_grad_enabled(False)
@@ -98,8 +99,9 @@ def main(argv: list[str] | None = None) -> None:
     if args.grid:
         write_side_by_side(args.grid, [gen for _, gen in models])
     for name, gen in models:
-        fd = frechet_distance(generated_features(gen, classifier, args.n), real)
-        line = {"model": name, "frechet_distance": round(fd, 3), "n_generated": args.n, "n_holdout": len(real)}
+        fd = frechet_distance(generated_features(gen, classifier, args.n, seed=args.seed), real)
+        line = {"model": name, "frechet_distance": round(fd, 3), "n_generated": args.n, "n_holdout": len(real),
+                **({"seed": args.seed} if args.seed != EVAL_SEED else {})}
         print(json.dumps(line), flush=True)
         if args.out:
             with open(args.out, "a") as f:

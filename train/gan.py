@@ -3,7 +3,8 @@
 Recipe (the DCGAN recipe, made faster and steadier):
 - generator: gan.model.Generator, `--arch dcgan` (the reference's shape) or `dcgan-refine`;
 - discriminator: the DCGAN convnet with the non-saturating BCE loss, one D step per G step;
-- horizontal flips of the real faces; optional DiffAugment (`--augment`) on every image D sees;
+- horizontal flips of the real faces; DiffAugment (`--augment`, translation by default) on every
+  image D sees;
 - an EMA of the generator's weights is what gets sampled and shipped, with its batch-norm
   statistics re-estimated before each use;
 - on a GPU: bf16 autocast, channels_last, the whole train split on the GPU as uint8, and the
@@ -54,7 +55,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--batch", type=int, default=128)
     p.add_argument("--lr", type=float, default=2e-4)
     p.add_argument("--arch", choices=GeneratorConfig.ARCHS, default="dcgan")
-    p.add_argument("--augment", choices=list(POLICIES), default="none", help="DiffAugment policy")
+    p.add_argument("--augment", choices=list(POLICIES), default="translation", help="DiffAugment policy")
     p.add_argument("--cuda-graph", action=argparse.BooleanOptionalAction, default=True,
                    help="on a GPU, replay each training step as one CUDA graph")
     p.add_argument("--ngf", type=int, default=64)
