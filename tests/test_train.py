@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import pytest
 import torch
 
 from gan import Faces
@@ -37,6 +38,8 @@ def test_training_smoke_and_resume(data_root, tmp_path):
     train_main(["--data", str(data_root), "--out", str(out), "--max-steps", "6", "--resume", *TINY])
     steps = [json.loads(line)["step"] for line in (out / "metrics.jsonl").read_text().splitlines()]
     assert steps == [2, 4, 6], "resume continues the step count"
+    with pytest.raises(SystemExit, match="--arch dcgan: resume with the same"):
+        train_main(["--data", str(data_root), "--out", str(out), "--resume", "--arch", "dcgan-refine", *TINY])
     faces = Faces.load(out / "final.safetensors")
     assert faces.meta["steps"] == 6 and faces.render([3]).shape == (1, 64, 64, 3)
     assert (out / "samples").is_dir() and list((out / "samples").glob("*.png"))

@@ -128,7 +128,13 @@ class Trainer:
                 "seconds": self.seconds, "snapshots_done": self.snapshots_done, "base": self.base, "args": vars(self.args)}
 
     def _load(self) -> None:
-        state = torch.load(self.out / "checkpoint.pt", map_location=self.device, weights_only=False)
+        path = self.out / "checkpoint.pt"
+        state = torch.load(path, map_location=self.device, weights_only=False)
+        # the networks must match the checkpoint's; runs from before --arch existed were dcgan-refine
+        for key, before_flag in (("arch", "dcgan-refine"), ("ngf", None), ("ndf", None)):
+            saved = state["args"].get(key, before_flag)
+            if saved != getattr(self.args, key):
+                raise SystemExit(f"{path} was trained with --{key} {saved}: resume with the same")
         for name in ("G", "D", "G_ema", "opt_g", "opt_d"):
             getattr(self, name).load_state_dict(state[name])
         self.step, self.seconds, self.snapshots_done = state["step"], state["seconds"], state["snapshots_done"]
