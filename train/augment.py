@@ -37,7 +37,7 @@ def translation(x: torch.Tensor, ratio: float = 0.125) -> torch.Tensor:
 POLICIES = {"none": (), "translation": (translation,), "color,translation": (color, translation)}
 
 
-def diff_augment(x: torch.Tensor, policy: str = "color,translation") -> torch.Tensor:
+def diff_augment(x: torch.Tensor, policy: str) -> torch.Tensor:
     """Apply a policy's transforms in order. (Cutout starves a batch-norm discriminator.)"""
     for transform in POLICIES[policy]:
         x = transform(x)

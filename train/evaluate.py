@@ -85,7 +85,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--out", help="append one JSON line per model to this file")
     p.add_argument("--grid", help="also write a PNG: the same 32 latents drawn by each model, side by side")
     p.add_argument("--seed", type=int, default=EVAL_SEED, help="latent seed; other seeds show the score's spread")
-    p.add_argument("--device", default="cpu", help="where generators and classifier run (same scores up to float rounding)")
+    p.add_argument("--device", default="cpu", help="where generators and classifier run, e.g. cuda")
     args = p.parse_args(argv)
     torch.set_grad_enabled(False)
     classifier, _ = load_classifier(args.classifier, args.device)
