@@ -6,6 +6,7 @@ The bot runs as `python -m bot` against the fake Discord of the tests (REST + ga
 127.0.0.1). All N interactions are delivered over the gateway at once, each from its own user;
 latency is from delivery to the moment the follow-up carrying the PNG arrives over HTTP.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -37,10 +38,17 @@ async def run_once(n: int, batching: bool, window_ms: float, batch_cap: int) -> 
 
     discord = FakeDiscord(token="bench-token", listener=arrived)
     url = await discord.start()
-    proc = await start_bot({"DISCORD_TOKEN": "bench-token", "EXPRESSIONS_FAKE_DISCORD_URL": url,
-                            "EXPRESSIONS_QUEUE_DEPTH": str(n + 16), "EXPRESSIONS_BATCHING": "1" if batching else "0",
-                            "EXPRESSIONS_BATCH_WINDOW_MS": str(window_ms), "EXPRESSIONS_BATCH_CAP": str(batch_cap)},
-                           output=asyncio.subprocess.DEVNULL)
+    proc = await start_bot(
+        {
+            "DISCORD_TOKEN": "bench-token",
+            "EXPRESSIONS_FAKE_DISCORD_URL": url,
+            "EXPRESSIONS_QUEUE_DEPTH": str(n + 16),
+            "EXPRESSIONS_BATCHING": "1" if batching else "0",
+            "EXPRESSIONS_BATCH_WINDOW_MS": str(window_ms),
+            "EXPRESSIONS_BATCH_CAP": str(batch_cap),
+        },
+        output=asyncio.subprocess.DEVNULL,
+    )
     try:
         await asyncio.wait_for(discord.identified.wait(), 60)
         await asyncio.sleep(1.0)
@@ -60,8 +68,12 @@ async def run_once(n: int, batching: bool, window_ms: float, batch_cap: int) -> 
         await proc.wait()
         await discord.stop()
     lat = sorted(done[t] - sent[t] for t in sent)
-    return {"p50": statistics.median(lat), "p99": lat[min(len(lat) - 1, int(0.99 * len(lat)))],
-            "max": lat[-1], "img_s": n / elapsed}
+    return {
+        "p50": statistics.median(lat),
+        "p99": lat[min(len(lat) - 1, int(0.99 * len(lat)))],
+        "max": lat[-1],
+        "img_s": n / elapsed,
+    }
 
 
 def main() -> None:
@@ -73,8 +85,10 @@ def main() -> None:
     print(f"{args.n} concurrent /face, CPU ({os.cpu_count()} cores), window {args.window_ms} ms, cap {args.batch_cap}")
     for batching in (True, False):
         r = asyncio.run(run_once(args.n, batching, args.window_ms, args.batch_cap))
-        print(f"batching {'on ' if batching else 'off'}: p50 {r['p50']:.2f} s  p99 {r['p99']:.2f} s  "
-              f"max {r['max']:.2f} s  {r['img_s']:.0f} img/s")
+        print(
+            f"batching {'on ' if batching else 'off'}: p50 {r['p50']:.2f} s  p99 {r['p99']:.2f} s  "
+            f"max {r['max']:.2f} s  {r['img_s']:.0f} img/s"
+        )
 
 
 if __name__ == "__main__":

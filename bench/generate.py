@@ -4,6 +4,7 @@
 
 One `/face` worth of work = render one face + upscale to 256 px + PNG encode, as the bot does.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -37,18 +38,22 @@ def main() -> None:
     p.add_argument("--repeats", type=int, default=20)
     args = p.parse_args()
     faces = Faces.load(device=args.device)
-    print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__} "
-          f"({torch.get_num_threads()} threads), device {args.device}")
+    print(
+        f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__} "
+        f"({torch.get_num_threads()} threads), device {args.device}"
+    )
     for batch in (1, 16, 64, 256):
         seeds = list(range(batch))
-        times = timed(lambda: faces.render(seeds), max(3, args.repeats * 16 // batch))
+        times = timed(lambda seeds=seeds: faces.render(seeds), max(3, args.repeats * 16 // batch))
         med = statistics.median(times)
         print(f"batch {batch:>3}: {batch / med:8.0f} img/s   (median {med * 1000:.1f} ms per batch)")
     one = timed(lambda: faces.render([1]), args.repeats * 5)
     face = timed(lambda: png_bytes(upscale(faces.render([1])[0], 256)), args.repeats * 5)
     print(f"one face, render only: median {statistics.median(one) * 1000:.1f} ms")
-    print(f"one /face (render + 256 px upscale + PNG): median {statistics.median(face) * 1000:.1f} ms, "
-          f"p90 {sorted(face)[int(0.9 * len(face))] * 1000:.1f} ms")
+    print(
+        f"one /face (render + 256 px upscale + PNG): median {statistics.median(face) * 1000:.1f} ms, "
+        f"p90 {sorted(face)[int(0.9 * len(face))] * 1000:.1f} ms"
+    )
 
 
 if __name__ == "__main__":

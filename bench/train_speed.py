@@ -6,6 +6,7 @@ Each setting builds a fresh Trainer, runs a warm-up (which includes the CUDA-gra
 then times whole steps for --seconds. It also checks that the steps really train: the losses
 must change from step to step and the generator's weights must move.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -35,11 +36,16 @@ def measure(data: torch.Tensor, flags: list[str], seconds: float, warmup: int) -
             losses.append((d.item(), g.item()))  # .item() waits for the GPU
             steps += 10
         elapsed = time.perf_counter() - start
-        moved = all(not torch.equal(a, b) for a, b in zip(before, trainer.G.parameters()))
-        return {"flags": " ".join(flags), "img_per_s": round(steps * trainer.args.batch / elapsed),
-                "steps": steps, "losses_change": len(set(losses)) == len(losses), "weights_move": moved,
-                "last_losses": [round(x, 3) for x in losses[-1]],
-                "device": torch.cuda.get_device_name() if trainer.cuda else "cpu"}
+        moved = all(not torch.equal(a, b) for a, b in zip(before, trainer.G.parameters(), strict=True))
+        return {
+            "flags": " ".join(flags),
+            "img_per_s": round(steps * trainer.args.batch / elapsed),
+            "steps": steps,
+            "losses_change": len(set(losses)) == len(losses),
+            "weights_move": moved,
+            "last_losses": [round(x, 3) for x in losses[-1]],
+            "device": torch.cuda.get_device_name() if trainer.cuda else "cpu",
+        }
 
 
 def main() -> None:
@@ -47,9 +53,17 @@ def main() -> None:
     p.add_argument("--data", default="../shared/celeba64")
     p.add_argument("--seconds", type=float, default=5.0)
     p.add_argument("--warmup", type=int, default=30)
-    p.add_argument("--settings", nargs="*", default=[
-        "--arch dcgan", "--arch dcgan --no-cuda-graph", "--arch dcgan --batch 256",
-        "--arch dcgan-refine", "--arch dcgan --augment translation"])
+    p.add_argument(
+        "--settings",
+        nargs="*",
+        default=[
+            "--arch dcgan",
+            "--arch dcgan --no-cuda-graph",
+            "--arch dcgan --batch 256",
+            "--arch dcgan-refine",
+            "--arch dcgan --augment translation",
+        ],
+    )
     args = p.parse_args()
     cuda = torch.cuda.is_available()
     data = load_split(args.data, "train").images.to("cuda" if cuda else "cpu")

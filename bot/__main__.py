@@ -1,4 +1,5 @@
 """`python -m bot`: run Expressions with the settings in .env (see .env.example)."""
+
 from __future__ import annotations
 
 import logging

@@ -4,6 +4,7 @@ Every image request goes the same way: admit it to the queue (or refuse at once,
 defer within Discord's 3 s, wait (showing the queue position after a second), encode the image
 off the event loop, and send it as a follow-up with the face's buttons.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -37,8 +38,14 @@ class ExpressionsBot(commands.AutoShardedBot):
         super().__init__(command_prefix=commands.when_mentioned, intents=discord.Intents.default(), help_command=None)
         self.faces = faces
         self.settings = settings
-        self.queue = InferenceQueue(faces.decode, max_batch=settings.batch_cap, window_ms=settings.batch_window_ms,
-                                    max_depth=settings.queue_depth, per_user=settings.per_user, batching=settings.batching)
+        self.queue = InferenceQueue(
+            faces.decode,
+            max_batch=settings.batch_cap,
+            window_ms=settings.batch_window_ms,
+            max_depth=settings.queue_depth,
+            per_user=settings.per_user,
+            batching=settings.batching,
+        )
         self._encoder = ThreadPoolExecutor(max_workers=2, thread_name_prefix="encode")
         self._in_flight: set[asyncio.Task] = set()  # requests being answered, awaited on shutdown
         self.tree.on_error = self.on_app_command_error
@@ -68,15 +75,29 @@ class ExpressionsBot(commands.AutoShardedBot):
 
     # --- requests ---------------------------------------------------------------------------
     async def draw_face(self, interaction: discord.Interaction, state: FaceState) -> None:
-        await self._draw(interaction, state, lambda: render.face_latent(self.faces, state), render.face_file,
-                         state.caption())
+        await self._draw(
+            interaction, state, lambda: render.face_latent(self.faces, state), render.face_file, state.caption()
+        )
 
     async def draw_morph(self, interaction: discord.Interaction, state: FaceState, seed_b: int, frames: int) -> None:
-        await self._draw(interaction, state, lambda: render.morph_latents(self.faces, state, seed_b, frames),
-                         render.gif_file, f"{state.caption()} → seed {seed_b} · {frames} frames", with_buttons=False)
+        await self._draw(
+            interaction,
+            state,
+            lambda: render.morph_latents(self.faces, state, seed_b, frames),
+            render.gif_file,
+            f"{state.caption()} → seed {seed_b} · {frames} frames",
+            with_buttons=False,
+        )
 
-    async def _draw(self, interaction: discord.Interaction, state: FaceState, latents: Callable[[], torch.Tensor],
-                    encode: Callable[[np.ndarray], discord.File], caption: str, with_buttons: bool = True) -> None:
+    async def _draw(
+        self,
+        interaction: discord.Interaction,
+        state: FaceState,
+        latents: Callable[[], torch.Tensor],
+        encode: Callable[[np.ndarray], discord.File],
+        caption: str,
+        with_buttons: bool = True,
+    ) -> None:
         try:
             self.faces.check_edits(state.edits)
             ticket = self.queue.submit(latents(), interaction.user.id)
@@ -91,8 +112,15 @@ class ExpressionsBot(commands.AutoShardedBot):
         finally:
             self._in_flight.discard(task)
 
-    async def _answer(self, interaction: discord.Interaction, ticket: Ticket, state: FaceState,
-                      encode: Callable[[np.ndarray], discord.File], caption: str, with_buttons: bool) -> None:
+    async def _answer(
+        self,
+        interaction: discord.Interaction,
+        ticket: Ticket,
+        state: FaceState,
+        encode: Callable[[np.ndarray], discord.File],
+        caption: str,
+        with_buttons: bool,
+    ) -> None:
         showed_position = False
         try:
             showed_position = await self._show_position(interaction, ticket)
@@ -123,7 +151,14 @@ class ExpressionsBot(commands.AutoShardedBot):
         if action == "reroll":
             await self.draw_face(interaction, FaceState(self.new_seed(), state.truncation, state.edits))
         elif action == "vary":
-            await self._draw(interaction, state, lambda: render.variation_latents(self.faces, state), render.grid_file, f"Variations of {state.caption()}", with_buttons=False)
+            await self._draw(
+                interaction,
+                state,
+                lambda: render.variation_latents(self.faces, state),
+                render.grid_file,
+                f"Variations of {state.caption()}",
+                with_buttons=False,
+            )
         elif action == "morph":
             await self.draw_morph(interaction, state, self.new_seed(), 16)
         elif action == "details":
@@ -139,7 +174,9 @@ class ExpressionsBot(commands.AutoShardedBot):
         lines = [f"**Seed** {state.seed}", f"**Truncation** {state.truncation:g}", f"**Requested by** <@{owner}>"]
         for name in self.faces.attributes:
             value = state.edits.get(name)
-            lines.append(f"**{name}** {'-' if value is None else (f'{value:+g}' if isinstance(value, float) else value)}")
+            lines.append(
+                f"**{name}** {'-' if value is None else (f'{value:+g}' if isinstance(value, float) else value)}"
+            )
         options = [f"seed:{state.seed}"] + ([f"truncation:{state.truncation:g}"] if state.truncation != 1.0 else [])
         options += [f"{k}:{v:g}" if isinstance(v, float) else f"{k}:{v}" for k, v in state.edits.items()]
         lines.append(f"Recreate it: `/face {' '.join(options)}`")

@@ -10,6 +10,7 @@ Admission is immediate and bounded: a full queue or a user over their cap is ref
 with a message meant for that user. A failing batch is retried request by request, so only
 the request that really fails gets the error.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -45,7 +46,7 @@ class Ticket:
     z: torch.Tensor
     user_id: int
     future: asyncio.Future = field(repr=False)
-    queue: "InferenceQueue" = field(repr=False)
+    queue: InferenceQueue = field(repr=False)
 
     def position(self) -> int:
         """1 for the next batch, 2 for the one after...; 0 while being drawn or done."""
@@ -53,8 +54,16 @@ class Ticket:
 
 
 class InferenceQueue:
-    def __init__(self, decode: Callable[[torch.Tensor], np.ndarray], *, max_batch: int = 32,
-                 window_ms: float = 10.0, max_depth: int = 64, per_user: int = 2, batching: bool = True):
+    def __init__(
+        self,
+        decode: Callable[[torch.Tensor], np.ndarray],
+        *,
+        max_batch: int = 32,
+        window_ms: float = 10.0,
+        max_depth: int = 64,
+        per_user: int = 2,
+        batching: bool = True,
+    ):
         self._decode = decode
         self.max_batch = max_batch
         self.window = window_ms / 1000
@@ -87,8 +96,10 @@ class InferenceQueue:
         if self.depth >= self.max_depth:
             raise QueueFull("I'm busy drawing lots of faces right now. Please try again in a moment.")
         if self._per_user[user_id] >= self.per_user:
-            raise UserBusy(f"You already have {self._per_user[user_id]} faces being drawn. "
-                           "Wait for them to arrive, then ask again.")
+            raise UserBusy(
+                f"You already have {self._per_user[user_id]} faces being drawn. "
+                "Wait for them to arrive, then ask again."
+            )
         loop = asyncio.get_running_loop()
         ticket = Ticket(z, user_id, loop.create_future(), self)
         self._per_user[user_id] += 1
@@ -153,10 +164,12 @@ class InferenceQueue:
         if self._drainer is not None and not self._drainer.done():
             try:
                 await asyncio.wait_for(asyncio.shield(self._drainer), timeout)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 pass
         while self._pending:
             t = self._pending.popleft()
             if not t.future.done():
-                t.future.set_exception(ShuttingDown("The bot is restarting and could not draw this one. Please ask again in a minute."))
+                t.future.set_exception(
+                    ShuttingDown("The bot is restarting and could not draw this one. Please ask again in a minute.")
+                )
         self._executor.shutdown(wait=False, cancel_futures=True)

@@ -1,4 +1,5 @@
 """Latents for each kind of request, and their images as Discord files (run off the event loop)."""
+
 from __future__ import annotations
 
 import io

@@ -1,4 +1,5 @@
 """Bot settings, read from the environment (and `.env` via python-dotenv); see .env.example."""
+
 from __future__ import annotations
 
 import os
@@ -44,7 +45,7 @@ class Settings:
             raise ValueError(f"{ENV_NAMES['fake_discord_url']} is for tests and must point at this machine (127.0.0.1)")
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str] = os.environ) -> "Settings":
+    def from_env(cls, env: Mapping[str, str] = os.environ) -> Settings:
         """Read every setting that is set and non-empty; ValueError names a malformed one."""
         kwargs = {}
         for f in fields(cls):

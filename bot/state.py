@@ -5,6 +5,7 @@ need, so a FaceState packs into at most ~45: `seed.truncation.edits`, where each
 characters: the slider's index and its value (sliders in steps of 0.1 from -3 to +3, toggles
 on/off), both from a 62-letter alphabet.
 """
+
 from __future__ import annotations
 
 import string
@@ -38,7 +39,7 @@ class FaceState:
         return f"{self.seed}.{round(self.truncation * 100)}.{''.join(parts)}"
 
     @classmethod
-    def decode(cls, text: str, names: list[str]) -> "FaceState":
+    def decode(cls, text: str, names: list[str]) -> FaceState:
         """Inverse of encode; raises ValueError on anything malformed."""
         seed, trunc, packed = text.split(".")
         if len(packed) % 2:
@@ -47,7 +48,9 @@ class FaceState:
         for k in range(0, len(packed), 2):
             name = names[ALPHABET.index(packed[k])]
             code = packed[k + 1]
-            edits[name] = _TOGGLE_BY_CODE[code] if code in _TOGGLE_BY_CODE else quantize(ALPHABET.index(code) * STEP - 3)
+            edits[name] = (
+                _TOGGLE_BY_CODE[code] if code in _TOGGLE_BY_CODE else quantize(ALPHABET.index(code) * STEP - 3)
+            )
         return cls(int(seed), int(trunc) / 100, edits)
 
     def caption(self) -> str:

@@ -1,6 +1,7 @@
 """The buttons under every face. Persistent: each custom_id carries the face's whole state and
 its requester, and the bot registers the button class in setup_hook, so buttons on old messages
 keep working after a restart."""
+
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
@@ -21,16 +22,21 @@ ACTIONS = {  # action -> (label, emoji, style)
 }
 
 
-class FaceButton(discord.ui.DynamicItem[discord.ui.Button],
-                 template=r"xp:(?P<action>reroll|vary|morph|details|delete):(?P<state>[0-9a-zA-Z.]+):(?P<owner>[0-9]+)"):
+class FaceButton(
+    discord.ui.DynamicItem[discord.ui.Button],
+    template=r"xp:(?P<action>reroll|vary|morph|details|delete):(?P<state>[0-9a-zA-Z.]+):(?P<owner>[0-9]+)",
+):
     def __init__(self, action: str, state: FaceState, owner: int, names: list[str]):
         label, emoji, style = ACTIONS[action]
-        super().__init__(discord.ui.Button(label=label, emoji=emoji, style=style,
-                                           custom_id=f"xp:{action}:{state.encode(names)}:{owner}"))
+        super().__init__(
+            discord.ui.Button(
+                label=label, emoji=emoji, style=style, custom_id=f"xp:{action}:{state.encode(names)}:{owner}"
+            )
+        )
         self.action, self.state, self.owner = action, state, owner
 
     @classmethod
-    async def from_custom_id(cls, interaction: discord.Interaction, item: discord.ui.Button, match) -> "FaceButton":
+    async def from_custom_id(cls, interaction: discord.Interaction, item: discord.ui.Button, match) -> FaceButton:
         names = interaction.client.faces.attributes
         return cls(match["action"], FaceState.decode(match["state"], names), int(match["owner"]), names)
 

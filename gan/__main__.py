@@ -1,10 +1,11 @@
 """Command line: render faces, morphs and grids with the shipped model.
 
-    python -m gan face --seed 42 [--truncation 0.7] [--size 256] [--edit smiling=2 --edit glasses=on] -o face.png
-    python -m gan morph --from 1 --to 2 [--frames 24] -o morph.gif
-    python -m gan grid --seeds 0-63 -o grid.png
-    python -m gan attributes
+python -m gan face --seed 42 [--truncation 0.7] [--size 256] [--edit smiling=2 --edit glasses=on] -o face.png
+python -m gan morph --from 1 --to 2 [--frames 24] -o morph.gif
+python -m gan grid --seeds 0-63 -o grid.png
+python -m gan attributes
 """
+
 from __future__ import annotations
 
 import argparse
@@ -53,8 +54,14 @@ def build_parser() -> argparse.ArgumentParser:
     def common(sp: argparse.ArgumentParser) -> None:
         sp.add_argument("--truncation", type=float, default=1.0, help="(0, 1]: lower is tamer")
         sp.add_argument("--size", type=int, default=DEFAULT_SIZE, help="output pixels per face")
-        sp.add_argument("--edit", type=parse_edit, action="append", default=[], metavar="NAME=VALUE",
-                        help="slider edit, e.g. smiling=2 or glasses=on (repeatable)")
+        sp.add_argument(
+            "--edit",
+            type=parse_edit,
+            action="append",
+            default=[],
+            metavar="NAME=VALUE",
+            help="slider edit, e.g. smiling=2 or glasses=on (repeatable)",
+        )
         sp.add_argument("-o", "--output", type=Path, required=True)
 
     face = sub.add_parser("face", help="one face as PNG")
@@ -78,7 +85,10 @@ def run(args: argparse.Namespace) -> str:
     faces = Faces.load(args.weights, device=args.device)
     if args.command == "attributes":
         rows = [faces.attribute_info(n) for n in faces.attributes]
-        return "\n".join(f"{r['name']:<12} {r['kind']:<7} {r['range']}  {r['description']}" for r in rows) or "no sliders installed"
+        return (
+            "\n".join(f"{r['name']:<12} {r['kind']:<7} {r['range']}  {r['description']}" for r in rows)
+            or "no sliders installed"
+        )
     edits = dict(args.edit)
     if args.command == "face":
         img = faces.render([args.seed], args.truncation, edits)[0]

@@ -12,6 +12,7 @@ conditions); a toggle also has an `offset`: its boundary is `direction . z + off
   `margin` on the asked-for side of the boundary; a face already there is left alone, so toggles
   are idempotent.
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
@@ -46,8 +47,16 @@ class Attribute:
     def info(self) -> dict:
         """The public record, as a plain JSON-able dict."""
         rng = list(SLIDER_RANGE) if self.kind == "slider" else list(TOGGLE_VALUES)
-        return {"name": self.name, "celeba": self.celeba, "sign": self.sign, "kind": self.kind, "range": rng,
-                "conditions": list(self.conditions), "accuracy": self.accuracy, "description": self.description}
+        return {
+            "name": self.name,
+            "celeba": self.celeba,
+            "sign": self.sign,
+            "kind": self.kind,
+            "range": rng,
+            "conditions": list(self.conditions),
+            "accuracy": self.accuracy,
+            "description": self.description,
+        }
 
 
 class AttributeSet:
@@ -79,7 +88,8 @@ class AttributeSet:
             a = self[name]
             if a.kind == "slider":
                 if isinstance(value, bool) or not isinstance(value, (int, float)):
-                    raise ValueError(f"{name} is a slider: give a number from {SLIDER_RANGE[0]:g} to {SLIDER_RANGE[1]:g}, got {value!r}")
+                    lo, hi = SLIDER_RANGE
+                    raise ValueError(f"{name} is a slider: give a number from {lo:g} to {hi:g}, got {value!r}")
                 if not SLIDER_RANGE[0] <= float(value) <= SLIDER_RANGE[1]:
                     raise ValueError(f"{name} must be from {SLIDER_RANGE[0]:g} to {SLIDER_RANGE[1]:g}, got {value!r}")
                 out[name] = float(value)
@@ -112,6 +122,7 @@ class AttributeSet:
         boundary lies far out the goal is capped at 90% of that: the face goes as far as the
         latent can while staying on its shell, and asking again changes nothing.
         """
+
         def score(t: torch.Tensor) -> torch.Tensor:
             return side * (_along(z, a.direction, side * t) @ a.direction + a.offset)
 
@@ -129,14 +140,25 @@ class AttributeSet:
         tensors, records = {}, []
         for a in self._by_name.values():
             tensors[f"{a.name}.direction"] = a.direction.float()
-            records.append({"name": a.name, "celeba": a.celeba, "sign": a.sign, "kind": a.kind,
-                            "conditions": a.conditions, "accuracy": a.accuracy, "description": a.description,
-                            "unit": a.unit, "margin": a.margin, "offset": a.offset})
+            records.append(
+                {
+                    "name": a.name,
+                    "celeba": a.celeba,
+                    "sign": a.sign,
+                    "kind": a.kind,
+                    "conditions": a.conditions,
+                    "accuracy": a.accuracy,
+                    "description": a.description,
+                    "unit": a.unit,
+                    "margin": a.margin,
+                    "offset": a.offset,
+                }
+            )
         tensors.update({f"boundary.{k}": v.float() for k, v in self.boundaries.items()})
         save_tensors(path, tensors, {**(meta or {}), "attributes": records})
 
     @classmethod
-    def load(cls, path: Path | str, nz: int) -> "AttributeSet":
+    def load(cls, path: Path | str, nz: int) -> AttributeSet:
         tensors, meta = load_tensors(path)
         attributes = []
         try:
@@ -166,4 +188,3 @@ def describe(edits: Edits | None) -> str:
     for name, value in (edits or {}).items():
         parts.append(f"{name} {value:+g}" if isinstance(value, (int, float)) else f"{name} {value}")
     return ", ".join(parts) if parts else "no edits"
-

@@ -5,6 +5,7 @@ safetensors header under one key, so a checkpoint is one self-describing file. E
 file can be wrong (missing, truncated, not safetensors, another architecture, missing or
 misshapen tensors) ends in one CheckpointError that names the file and the problem.
 """
+
 from __future__ import annotations
 
 import json
@@ -73,7 +74,9 @@ def load_generator(path: Path | str, device: str | torch.device = "cpu") -> tupl
     missing = sorted(set(expected) - set(tensors))
     extra = sorted(set(tensors) - set(expected))
     if missing or extra:
-        raise CheckpointError(path, f"tensors do not match the architecture (missing {missing[:3]}, unexpected {extra[:3]})")
+        raise CheckpointError(
+            path, f"tensors do not match the architecture (missing {missing[:3]}, unexpected {extra[:3]})"
+        )
     for k, v in expected.items():
         if tensors[k].shape != v.shape:
             raise CheckpointError(path, f"tensor {k} has shape {tuple(tensors[k].shape)}, expected {tuple(v.shape)}")

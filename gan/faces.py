@@ -1,4 +1,5 @@
 """`Faces`: the one object the CLI, the bot, the tests and the benchmarks use to draw faces."""
+
 from __future__ import annotations
 
 from collections.abc import Iterable
@@ -34,7 +35,7 @@ class Faces:
         self.nz: int = generator.config.nz
 
     @classmethod
-    def load(cls, path: Path | str | None = None, device: str = "cpu") -> "Faces":
+    def load(cls, path: Path | str | None = None, device: str = "cpu") -> Faces:
         """Load a generator checkpoint (default: the shipped one) and, if an attributes file
         sits beside it, its sliders. Raises CheckpointError naming the file on any problem."""
         path = Path(path) if path is not None else WEIGHTS_DIR / GENERATOR_FILE
@@ -86,8 +87,9 @@ class Faces:
         """uint8 (N, 64, 64, 3) faces of the seeds."""
         return self.decode(self.edit(self.latent(seeds), edits, truncation))
 
-    def morph(self, seed_a: int, seed_b: int, frames: int = 16, truncation: float = 1.0,
-              edits: Edits | None = None) -> np.ndarray:
+    def morph(
+        self, seed_a: int, seed_b: int, frames: int = 16, truncation: float = 1.0, edits: Edits | None = None
+    ) -> np.ndarray:
         """uint8 (frames, 64, 64, 3): a along the prior's great circle to b; the first and last
         frames are exactly render(seed_a) and render(seed_b) with the same settings."""
         if isinstance(frames, bool) or not isinstance(frames, int) or not 2 <= frames <= MAX_FRAMES:

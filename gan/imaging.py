@@ -2,6 +2,7 @@
 
 Shared by the CLI, the bot and the training code so that a face looks the same everywhere.
 """
+
 from __future__ import annotations
 
 import io
@@ -65,7 +66,15 @@ def gif_bytes(frames: list[Image.Image], frame_ms: int = 80, bounce: bool = True
     palette = strip.quantize(colors=256, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE)
     paletted = [f.convert("RGB").quantize(palette=palette, dither=Image.Dither.NONE) for f in seq]
     buf = io.BytesIO()
-    paletted[0].save(buf, format="GIF", save_all=True, append_images=paletted[1:], loop=0,
-                     duration=frame_ms, disposal=1, optimize=False,
-                     palette=palette.getpalette())  # one global table, no per-frame tables
+    paletted[0].save(
+        buf,
+        format="GIF",
+        save_all=True,
+        append_images=paletted[1:],
+        loop=0,
+        duration=frame_ms,
+        disposal=1,
+        optimize=False,
+        palette=palette.getpalette(),
+    )  # one global table, no per-frame tables
     return buf.getvalue()

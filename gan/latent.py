@@ -4,6 +4,7 @@ The prior is a standard normal N(0, I) in nz dimensions. Its mass sits on a thin
 radius ~sqrt(nz), so interpolation goes along great circles (slerp) rather than straight lines,
 which would cut through the low-density middle and give washed-out faces mid-morph.
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterable

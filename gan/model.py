@@ -7,6 +7,7 @@ Two architectures, named in every checkpoint's config:
 - "dcgan-refine": one extra 3x3 convolution at 8, 16 and 32 px, room to refine features at
   each scale for about twice the generator's compute (the first shipped models).
 """
+
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
@@ -31,7 +32,7 @@ class GeneratorConfig:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, d: dict) -> "GeneratorConfig":
+    def from_dict(cls, d: dict) -> GeneratorConfig:
         unknown = set(d) - set(cls.__dataclass_fields__)
         if unknown:
             raise ValueError(f"unknown generator config keys: {sorted(unknown)}")
@@ -42,7 +43,11 @@ class GeneratorConfig:
 
 
 def _upsample(cin: int, cout: int, first: bool = False) -> nn.Sequential:
-    conv = nn.ConvTranspose2d(cin, cout, 4, 1, 0, bias=False) if first else nn.ConvTranspose2d(cin, cout, 4, 2, 1, bias=False)
+    conv = (
+        nn.ConvTranspose2d(cin, cout, 4, 1, 0, bias=False)
+        if first
+        else nn.ConvTranspose2d(cin, cout, 4, 2, 1, bias=False)
+    )
     return nn.Sequential(conv, nn.BatchNorm2d(cout), nn.ReLU(inplace=True))
 
 

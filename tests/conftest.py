@@ -1,4 +1,5 @@
 """Shared fixtures: the real shipped model (small enough for CPU tests) and the data pack."""
+
 from __future__ import annotations
 
 from pathlib import Path

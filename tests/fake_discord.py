@@ -5,6 +5,7 @@ REST request the bot sends (with uploaded files), and lets a test deliver gatewa
 INTERACTION_CREATE. Only what the bot uses is implemented; anything else is answered 404 and
 recorded, so a test sees it.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -21,8 +22,17 @@ from bot.settings import ENV_NAMES
 from tests.conftest import ROOT
 
 APP_ID = "100000000000000001"
-BOT_USER = {"id": APP_ID, "username": "expressions", "discriminator": "0", "global_name": "Expressions",
-            "avatar": None, "bot": True, "flags": 0, "verified": True, "mfa_enabled": False}
+BOT_USER = {
+    "id": APP_ID,
+    "username": "expressions",
+    "discriminator": "0",
+    "global_name": "Expressions",
+    "avatar": None,
+    "bot": True,
+    "flags": 0,
+    "verified": True,
+    "mfa_enabled": False,
+}
 
 
 def _json(obj, status: int = 200) -> web.Response:
@@ -98,22 +108,51 @@ class FakeDiscord:
         if m == "GET" and p == "/users/@me":
             return _json(BOT_USER)
         if m == "GET" and p == "/oauth2/applications/@me":
-            return _json({"id": APP_ID, "name": "Expressions", "icon": None, "description": "", "summary": "",
-                                      "bot_public": True, "bot_require_code_grant": False, "verify_key": "0" * 64,
-                                      "owner": BOT_USER, "flags": 0, "team": None, "bot": BOT_USER})
+            return _json(
+                {
+                    "id": APP_ID,
+                    "name": "Expressions",
+                    "icon": None,
+                    "description": "",
+                    "summary": "",
+                    "bot_public": True,
+                    "bot_require_code_grant": False,
+                    "verify_key": "0" * 64,
+                    "owner": BOT_USER,
+                    "flags": 0,
+                    "team": None,
+                    "bot": BOT_USER,
+                }
+            )
         if m == "GET" and p in ("/gateway/bot", "/gateway"):
-            return _json({"url": self.url.replace("http", "ws") + "/gateway", "shards": 1,
-                                      "session_start_limit": {"total": 1000, "remaining": 1000, "reset_after": 0, "max_concurrency": 1}})
+            return _json(
+                {
+                    "url": self.url.replace("http", "ws") + "/gateway",
+                    "shards": 1,
+                    "session_start_limit": {"total": 1000, "remaining": 1000, "reset_after": 0, "max_concurrency": 1},
+                }
+            )
         if m == "PUT" and p.startswith(f"/applications/{APP_ID}/") and p.endswith("/commands"):
-            return _json([{**c, "id": str(next(self._ids)), "application_id": APP_ID, "version": "1"} for c in rec.json])
+            return _json(
+                [{**c, "id": str(next(self._ids)), "application_id": APP_ID, "version": "1"} for c in rec.json]
+            )
         if m == "POST" and p.startswith("/interactions/") and p.endswith("/callback"):
             kind = rec.json["type"]
             flags = (rec.json.get("data") or {}).get("flags", 0)
             resource = {"type": kind}
             if kind == 4:  # a message: echo it back as the created message
                 resource["message"] = self._message(Request(m, p, rec.json.get("data") or {}, rec.files))
-            return _json({"interaction": {"id": p.split("/")[2], "type": 2, "response_message_loading": kind == 5,
-                                          "response_message_ephemeral": bool(flags & 64)}, "resource": resource})
+            return _json(
+                {
+                    "interaction": {
+                        "id": p.split("/")[2],
+                        "type": 2,
+                        "response_message_loading": kind == 5,
+                        "response_message_ephemeral": bool(flags & 64),
+                    },
+                    "resource": resource,
+                }
+            )
         if m in ("POST", "PATCH") and p.startswith(f"/webhooks/{APP_ID}/"):
             return _json(self._message(rec))
         if m == "DELETE" and p.startswith(f"/webhooks/{APP_ID}/"):
@@ -122,18 +161,40 @@ class FakeDiscord:
 
     def _message(self, rec: Request) -> dict:
         body = rec.json or {}
-        return {"id": str(next(self._ids)), "channel_id": "300000000000000001", "type": 0, "author": BOT_USER,
-                "content": body.get("content", ""), "timestamp": "2026-01-01T00:00:00+00:00", "edited_timestamp": None,
-                "tts": False, "mention_everyone": False, "mentions": [], "mention_roles": [], "pinned": False,
-                "embeds": [], "components": body.get("components", []), "flags": body.get("flags", 0),
-                "attachments": [{"id": str(next(self._ids)), "filename": name, "size": len(data),
-                                 "url": f"https://cdn.invalid/{name}", "proxy_url": f"https://cdn.invalid/{name}"}
-                                for name, data in rec.files.items()]}
+        return {
+            "id": str(next(self._ids)),
+            "channel_id": "300000000000000001",
+            "type": 0,
+            "author": BOT_USER,
+            "content": body.get("content", ""),
+            "timestamp": "2026-01-01T00:00:00+00:00",
+            "edited_timestamp": None,
+            "tts": False,
+            "mention_everyone": False,
+            "mentions": [],
+            "mention_roles": [],
+            "pinned": False,
+            "embeds": [],
+            "components": body.get("components", []),
+            "flags": body.get("flags", 0),
+            "attachments": [
+                {
+                    "id": str(next(self._ids)),
+                    "filename": name,
+                    "size": len(data),
+                    "url": f"https://cdn.invalid/{name}",
+                    "proxy_url": f"https://cdn.invalid/{name}",
+                }
+                for name, data in rec.files.items()
+            ],
+        }
 
     async def wait_for(self, predicate, timeout: float = 60.0) -> Request:
         """The first recorded request matching predicate (waiting for it if need be)."""
         async with self.new_request:
-            found = await asyncio.wait_for(self.new_request.wait_for(lambda: any(predicate(r) for r in self.requests)), timeout)
+            found = await asyncio.wait_for(
+                self.new_request.wait_for(lambda: any(predicate(r) for r in self.requests)), timeout
+            )
             assert found
             return next(r for r in self.requests if predicate(r))
 
@@ -150,9 +211,18 @@ class FakeDiscord:
             if data["op"] == 1:  # heartbeat
                 await ws.send_json({"op": 11, "d": None, "s": None, "t": None})
             elif data["op"] == 2:  # identify
-                await self.dispatch("READY", {"v": 10, "user": BOT_USER, "guilds": [], "session_id": "fake-session",
-                                              "resume_gateway_url": self.url.replace("http", "ws") + "/gateway",
-                                              "shard": [0, 1], "application": {"id": APP_ID, "flags": 0}})
+                await self.dispatch(
+                    "READY",
+                    {
+                        "v": 10,
+                        "user": BOT_USER,
+                        "guilds": [],
+                        "session_id": "fake-session",
+                        "resume_gateway_url": self.url.replace("http", "ws") + "/gateway",
+                        "shard": [0, 1],
+                        "application": {"id": APP_ID, "flags": 0},
+                    },
+                )
                 self.identified.set()
         return ws
 
@@ -165,15 +235,33 @@ class FakeDiscord:
         interaction_id = str(next(self._ids))
         token = f"interaction-token-{interaction_id}"
         user = {"id": user_id, "username": "alice", "discriminator": "0", "global_name": "alice", "avatar": None}
-        await self.dispatch("INTERACTION_CREATE", {
-            "id": interaction_id, "application_id": APP_ID, "type": 2, "token": token, "version": 1,
-            "data": {"id": "500000000000000001", "name": name, "type": 1,
-                     "options": [{"name": k, "type": 4 if isinstance(v, int) else 10, "value": v} for k, v in options.items()]},
-            "channel_id": "300000000000000001",
-            "channel": {"id": "300000000000000001", "type": 1, "recipients": [user]},
-            "user": user, "locale": "en-US", "app_permissions": "0", "entitlements": [],
-            "authorizing_integration_owners": {"1": user_id}, "context": 1, "attachment_size_limit": 26214400,
-        })
+        await self.dispatch(
+            "INTERACTION_CREATE",
+            {
+                "id": interaction_id,
+                "application_id": APP_ID,
+                "type": 2,
+                "token": token,
+                "version": 1,
+                "data": {
+                    "id": "500000000000000001",
+                    "name": name,
+                    "type": 1,
+                    "options": [
+                        {"name": k, "type": 4 if isinstance(v, int) else 10, "value": v} for k, v in options.items()
+                    ],
+                },
+                "channel_id": "300000000000000001",
+                "channel": {"id": "300000000000000001", "type": 1, "recipients": [user]},
+                "user": user,
+                "locale": "en-US",
+                "app_permissions": "0",
+                "entitlements": [],
+                "authorizing_integration_owners": {"1": user_id},
+                "context": 1,
+                "attachment_size_limit": 26214400,
+            },
+        )
         return token
 
 
@@ -185,5 +273,11 @@ async def start_bot(env: dict, output: int | None = asyncio.subprocess.PIPE) -> 
     unset = dict.fromkeys(ENV_NAMES.values(), "")
     stderr = asyncio.subprocess.STDOUT if output == asyncio.subprocess.PIPE else output
     return await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "bot", cwd=str(ROOT), env={**clean, **unset, "EXPRESSIONS_DEVICE": "cpu", **env},
-        stdout=output, stderr=stderr)
+        sys.executable,
+        "-m",
+        "bot",
+        cwd=str(ROOT),
+        env={**clean, **unset, "EXPRESSIONS_DEVICE": "cpu", **env},
+        stdout=output,
+        stderr=stderr,
+    )

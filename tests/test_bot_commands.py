@@ -1,4 +1,5 @@
 """The bot's commands and buttons, driven through simcord's in-memory Discord with the real model."""
+
 from __future__ import annotations
 
 import io
@@ -103,7 +104,9 @@ async def test_slider_values_snap_to_tenths(world, faces):
     assert msg.content == "seed 7 · smiling +1.2"
 
 
-@pytest.mark.parametrize("options", [{"seed": -1}, {"seed": 2**32}, {"truncation": 0.0}, {"smiling": 3.5}, {"glasses": "maybe"}])
+@pytest.mark.parametrize(
+    "options", [{"seed": -1}, {"seed": 2**32}, {"truncation": 0.0}, {"smiling": 3.5}, {"glasses": "maybe"}]
+)
 async def test_invalid_options_are_refused_by_discord(world, options):
     env, channel, alice, _ = world
     with pytest.raises(simcord.OptionError):
@@ -148,7 +151,9 @@ async def test_buttons(world):
     assert (await picture(morph.response)).format == "GIF"
 
     details = await bob.click(face, label="Details")
-    assert details.ephemeral and "**Seed** 42" in details.response.content and "/face seed:42" in details.response.content
+    assert (
+        details.ephemeral and "**Seed** 42" in details.response.content and "/face seed:42" in details.response.content
+    )
 
     refused = await bob.click(face, label="Delete")
     assert refused.ephemeral and "Only" in refused.response.content
@@ -196,4 +201,3 @@ async def test_per_user_cap(world, faces):
     refused = await alice.slash(channel, "face", seed=3)
     assert refused.ephemeral and "already have 1" in refused.response.content
     assert (await bob.slash(channel, "face", seed=3)).response.attachments, "other users are not capped"
-

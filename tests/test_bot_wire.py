@@ -1,4 +1,5 @@
 """The real `python -m bot` process against a fake Discord on 127.0.0.1: over real HTTP and websocket."""
+
 from __future__ import annotations
 
 import asyncio
@@ -22,8 +23,13 @@ async def test_face_over_the_wire(window_ms):
     """With a 1.5 s batch window the request waits over a second: the user sees their place first."""
     discord = FakeDiscord(token="wire-token")
     url = await discord.start()
-    proc = await start_bot({"DISCORD_TOKEN": "wire-token", "EXPRESSIONS_FAKE_DISCORD_URL": url,
-                            "EXPRESSIONS_BATCH_WINDOW_MS": str(window_ms)})
+    proc = await start_bot(
+        {
+            "DISCORD_TOKEN": "wire-token",
+            "EXPRESSIONS_FAKE_DISCORD_URL": url,
+            "EXPRESSIONS_BATCH_WINDOW_MS": str(window_ms),
+        }
+    )
     try:
         await asyncio.wait_for(discord.identified.wait(), 60)
         await discord.wait_for(lambda r: r.method == "PUT" and r.path.endswith("/commands"))
@@ -34,7 +40,7 @@ async def test_face_over_the_wire(window_ms):
         ack = await discord.wait_for(lambda r: r.path.endswith("/callback") and token in r.path)
         assert ack.json["type"] == 5, "deferred first"
         reply = await discord.wait_for(lambda r: r.method in ("POST", "PATCH") and token in r.path and r.files)
-        (name, data), = reply.files.items()
+        ((name, data),) = reply.files.items()
         img = Image.open(io.BytesIO(data))
         assert name.endswith(".png") and img.format == "PNG" and img.size == (256, 256)
         assert reply.json["content"] == "seed 42"

@@ -1,4 +1,5 @@
 """Checkpoint files: round trip, and one clear error for every way a file can be wrong."""
+
 from __future__ import annotations
 
 import pytest
@@ -52,9 +53,11 @@ def test_faces_load_any_checkpoint(tmp_path):
 
 def test_shipped_file_is_small_fp16(faces):
     from gan.faces import GENERATOR_FILE, WEIGHTS_DIR
+
     path = WEIGHTS_DIR / GENERATOR_FILE
     assert path.stat().st_size <= 16 * 2**20
     from safetensors import safe_open
+
     with safe_open(str(path), framework="pt") as f:
         assert {f.get_tensor(k).dtype for k in f.keys() if "num_batches" not in k} == {torch.float16}
 
@@ -92,6 +95,7 @@ def test_mismatched_shapes(tmp_path):
 def test_foreign_safetensors_file(tmp_path):
     path = tmp_path / "other.safetensors"
     from safetensors.torch import save_file
+
     save_file({"w": torch.zeros(2)}, str(path))
     with pytest.raises(CheckpointError, match="not an Expressions checkpoint"):
         Faces.load(path)

@@ -1,4 +1,5 @@
 """`python -m gan`: writes real PNG and animated GIF files, and fails cleanly on bad input."""
+
 from __future__ import annotations
 
 import subprocess

@@ -1,4 +1,5 @@
 """The public Faces API on the shipped model: shapes, determinism, morphs, bad input."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -56,7 +57,10 @@ def test_morph_endpoints_and_length(faces: Faces):
 
 
 def test_slerp_stays_on_the_typical_set():
-    a, b = torch.randn(100, generator=torch.Generator().manual_seed(1)), torch.randn(100, generator=torch.Generator().manual_seed(2))
+    a, b = (
+        torch.randn(100, generator=torch.Generator().manual_seed(1)),
+        torch.randn(100, generator=torch.Generator().manual_seed(2)),
+    )
     path = slerp(a, b, torch.linspace(0, 1, 9))
     assert torch.equal(path[0], a) and torch.equal(path[-1], b)
     norms = path.norm(dim=1)

@@ -1,4 +1,5 @@
 """The inference queue on its own: batching, caps, failure isolation, positions, shutdown."""
+
 from __future__ import annotations
 
 import asyncio
@@ -15,6 +16,7 @@ def make_queue(faces, fail_on: torch.Tensor | None = None, **kw) -> InferenceQue
         if fail_on is not None and any(torch.equal(row, fail_on) for row in z):
             raise RuntimeError("boom")
         return faces.decode(z)
+
     return InferenceQueue(decode, **kw)
 
 

@@ -1,4 +1,5 @@
 """Attribute sliders on the shipped model: geometry, edit semantics, bad input, and real effect."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -70,15 +71,18 @@ def test_toggles_are_idempotent(faces: Faces, value):
         assert (goal > 0).float().mean() > 0.5, "most faces cross the boundary"
 
 
-@pytest.mark.parametrize("edits, message", [
-    ({"smile": 1}, "unknown attribute 'smile'; valid names: smiling"),
-    ({"smiling": 3.5}, "smiling must be from -3 to 3"),
-    ({"smiling": -4}, "smiling must be from -3 to 3"),
-    ({"smiling": "on"}, "smiling is a slider"),
-    ({"smiling": True}, "smiling is a slider"),
-    ({"glasses": 1}, "glasses is a toggle: give one of off, on"),
-    ({"glasses": "yes"}, "glasses is a toggle"),
-])
+@pytest.mark.parametrize(
+    "edits, message",
+    [
+        ({"smile": 1}, "unknown attribute 'smile'; valid names: smiling"),
+        ({"smiling": 3.5}, "smiling must be from -3 to 3"),
+        ({"smiling": -4}, "smiling must be from -3 to 3"),
+        ({"smiling": "on"}, "smiling is a slider"),
+        ({"smiling": True}, "smiling is a slider"),
+        ({"glasses": 1}, "glasses is a toggle: give one of off, on"),
+        ({"glasses": "yes"}, "glasses is a toggle"),
+    ],
+)
 def test_invalid_edits_name_the_valid_choices(faces: Faces, edits, message):
     with pytest.raises(ValueError, match=message):
         faces.render([1], edits=edits)

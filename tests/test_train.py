@@ -1,4 +1,5 @@
 """Training on a few hundred real faces: the pipeline runs, losses stay finite, resume and --init continue."""
+
 from __future__ import annotations
 
 import json
@@ -15,8 +16,22 @@ from train.evaluate import frechet_distance
 from train.gan import Trainer, parse_args
 from train.gan import main as train_main
 
-TINY = ["--batch", "16", "--ngf", "8", "--ndf", "8", "--limit", "256", "--log-every", "2",
-        "--sample-every", "1000", "--device", "cpu"]
+TINY = [
+    "--batch",
+    "16",
+    "--ngf",
+    "8",
+    "--ndf",
+    "8",
+    "--limit",
+    "256",
+    "--log-every",
+    "2",
+    "--sample-every",
+    "1000",
+    "--device",
+    "cpu",
+]
 
 
 def test_data_reads_images_and_labels(data_root):
@@ -48,8 +63,17 @@ def test_training_smoke_and_resume(data_root, tmp_path):
 def test_init_from_exported_generator_warms_up_the_discriminator(data_root, tmp_path):
     base = tmp_path / "base"
     train_main(["--data", str(data_root), "--out", str(base), "--max-steps", "2", *TINY])
-    args = ["--data", str(data_root), "--out", str(tmp_path / "tuned"), "--init", str(base / "final.safetensors"),
-            "--d-warmup", "2", *TINY]
+    args = [
+        "--data",
+        str(data_root),
+        "--out",
+        str(tmp_path / "tuned"),
+        "--init",
+        str(base / "final.safetensors"),
+        "--d-warmup",
+        "2",
+        *TINY,
+    ]
     start, _ = load_generator(base / "final.safetensors")
     trainer = Trainer(parse_args([*args, "--max-steps", "4"]))
     for k, v in start.state_dict().items():
@@ -77,8 +101,21 @@ def test_augment_policies_keep_shapes_and_gradients():
 
 def test_other_architecture_and_augmentation_train(data_root, tmp_path):
     out = tmp_path / "run"
-    train_main(["--data", str(data_root), "--out", str(out), "--max-steps", "2", "--arch", "dcgan-refine",
-                "--augment", "color,translation", *TINY])
+    train_main(
+        [
+            "--data",
+            str(data_root),
+            "--out",
+            str(out),
+            "--max-steps",
+            "2",
+            "--arch",
+            "dcgan-refine",
+            "--augment",
+            "color,translation",
+            *TINY,
+        ]
+    )
     meta = Faces.load(out / "final.safetensors").meta
     assert meta["config"]["arch"] == "dcgan-refine" and "DiffAugment(color,translation)" in meta["recipe"]
 

@@ -9,6 +9,7 @@ on the classifier's logit over all samples). A slider moves along that boundary'
 normal after projecting it off the normals of the attributes it must not change (conditional
 editing, generalised to several conditions by projecting off their span).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -145,12 +146,20 @@ def effects(faces: Faces, classifier, attribute_set: AttributeSet, name: str, z:
     (+3, on); callers multiply the own attribute's change by the slider's sign."""
     a = attribute_set[name]
     lo, hi = ("off", "on") if a.kind == "toggle" else (-3.0, 3.0)
-    return (predict_faces(classifier, faces.decode, attribute_set.apply(z, {name: hi}))
-            - predict_faces(classifier, faces.decode, attribute_set.apply(z, {name: lo}))).mean(0)
+    return (
+        predict_faces(classifier, faces.decode, attribute_set.apply(z, {name: hi}))
+        - predict_faces(classifier, faces.decode, attribute_set.apply(z, {name: lo}))
+    ).mean(0)
 
 
-def fit(faces: Faces, classifier, names: list[str], n_samples: int, conditioned: bool = True,
-        units: dict[str, float] | None = None) -> AttributeSet:
+def fit(
+    faces: Faces,
+    classifier,
+    names: list[str],
+    n_samples: int,
+    conditioned: bool = True,
+    units: dict[str, float] | None = None,
+) -> AttributeSet:
     """Fit all sliders; `units` (name -> step) skips the step calibration."""
     z, p = sample_scores(faces, classifier, n_samples)
     needed = sorted({s.celeba for s in SPECS} | {c for s in SPECS for c in conditions_for(s)})
@@ -161,9 +170,17 @@ def fit(faces: Faces, classifier, names: list[str], n_samples: int, conditioned:
         normal, acc = boundaries[s.celeba]
         conds = conditions_for(s) if conditioned else []
         direction = project_off(normal, [boundaries[c][0] for c in conds])
-        a = Attribute(name=s.name, celeba=s.celeba, sign=s.sign, kind=s.kind, conditions=conds,
-                      accuracy=round(acc, 4), description=s.description, direction=direction,
-                      margin=MARGIN if s.kind == "toggle" else 0.0)
+        a = Attribute(
+            name=s.name,
+            celeba=s.celeba,
+            sign=s.sign,
+            kind=s.kind,
+            conditions=conds,
+            accuracy=round(acc, 4),
+            description=s.description,
+            direction=direction,
+            margin=MARGIN if s.kind == "toggle" else 0.0,
+        )
         if s.kind == "toggle":  # the side is read along the move itself, so any margin is reachable
             a.offset = offset_along(z, p[:, names.index(s.celeba)], direction)
         if units is not None:
@@ -171,7 +188,10 @@ def fit(faces: Faces, classifier, names: list[str], n_samples: int, conditioned:
         elif s.kind == "slider":  # the smallest step whose +-3 moves the attribute enough
             for unit in UNITS:
                 a.unit = unit
-                if s.sign * effects(faces, classifier, AttributeSet([a]), s.name, calib)[names.index(s.celeba)] >= TARGET_MOVE:
+                if (
+                    s.sign * effects(faces, classifier, AttributeSet([a]), s.name, calib)[names.index(s.celeba)]
+                    >= TARGET_MOVE
+                ):
                     break
         attributes.append(a)
         print(f"{s.name:<11} {s.celeba:<20} acc {acc:.3f} unit {a.unit:.2f} conditions {conds}", flush=True)
@@ -191,8 +211,14 @@ def strip(faces: Faces, attribute_set: AttributeSet, name: str) -> np.ndarray:
 
 def report(faces: Faces, classifier, names: list[str], n_samples: int, out_md: Path) -> None:
     after = faces.sliders
-    before = fit(faces, classifier, names, n_samples, conditioned=False,  # same steps: only the projection differs
-                 units={a.name: a.unit for a in after})
+    before = fit(
+        faces,
+        classifier,
+        names,
+        n_samples,
+        conditioned=False,  # same steps: only the projection differs
+        units={a.name: a.unit for a in after},
+    )
     z = faces.latent(list(REPORT_SEEDS))
     strips_dir = out_md.parent / "sliders"
     strips_dir.mkdir(parents=True, exist_ok=True)
@@ -206,16 +232,25 @@ def report(faces: Faces, classifier, names: list[str], n_samples: int, out_md: P
         others = [i for i in range(len(names)) if i != own]
         worst = max(others, key=lambda i: abs(ea[i]))
         ok = a.sign * ea[own] >= TARGET_MOVE and all(abs(ea[names.index(c)]) <= 0.1 for c in watch)
-        rows.append(f"| {name} | {a.kind} | {a.celeba} {'+' if a.sign > 0 else '-'} | {a.accuracy:.3f} | "
-                    f"{a.sign * eb[own]:+.2f} / **{a.sign * ea[own]:+.2f}** | "
-                    + " | ".join(f"{eb[names.index(c)]:+.2f} / **{ea[names.index(c)]:+.2f}**" if c != a.celeba else "(own)"
-                                 for c in BASE_CONDITIONS)
-                    + f" | {names[worst]} {ea[worst]:+.2f} | {'yes' if ok else 'no'} |")
-        details.append(f"<details><summary>{name}: all 40 attributes</summary>\n\n| attribute | before | after |\n|---|---|---|\n"
-                       + "\n".join(f"| {n} | {eb[i]:+.3f} | {ea[i]:+.3f} |" for i, n in enumerate(names)) + "\n\n</details>\n")
+        rows.append(
+            f"| {name} | {a.kind} | {a.celeba} {'+' if a.sign > 0 else '-'} | {a.accuracy:.3f} | "
+            f"{a.sign * eb[own]:+.2f} / **{a.sign * ea[own]:+.2f}** | "
+            + " | ".join(
+                f"{eb[names.index(c)]:+.2f} / **{ea[names.index(c)]:+.2f}**" if c != a.celeba else "(own)"
+                for c in BASE_CONDITIONS
+            )
+            + f" | {names[worst]} {ea[worst]:+.2f} | {'yes' if ok else 'no'} |"
+        )
+        details.append(
+            f"<details><summary>{name}: all 40 attributes</summary>\n\n| attribute | before | after |\n|---|---|---|\n"
+            + "\n".join(f"| {n} | {eb[i]:+.3f} | {ea[i]:+.3f} |" for i, n in enumerate(names))
+            + "\n\n</details>\n"
+        )
         (strips_dir / f"{name}.png").write_bytes(png_bytes(strip(faces, after, name)))
         if name == "smiling":
-            smile = {c: (eb[names.index(c)].item(), ea[names.index(c)].item()) for c in ("Male", "Pale_Skin", "Smiling")}
+            smile = {
+                c: (eb[names.index(c)].item(), ea[names.index(c)].item()) for c in ("Male", "Pale_Skin", "Smiling")
+            }
         print(rows[-1], flush=True)
     lines = [
         "# Attribute sliders: what each one moves",
@@ -234,7 +269,8 @@ def report(faces: Faces, classifier, names: list[str], n_samples: int, out_md: P
         "",
         "## All sliders (before / **after**)",
         "",
-        "| slider | kind | CelebA | fit acc. | own | Male | Young | Pale_Skin | largest other change (after) | targets met |",
+        "| slider | kind | CelebA | fit acc. | own | Male | Young | Pale_Skin "
+        "| largest other change (after) | targets met |",
         "|---|---|---|---|---|---|---|---|---|---|",
         *rows,
         "",
@@ -264,8 +300,10 @@ def main(argv: list[str] | None = None) -> None:
         report(faces, classifier, names, args.samples, args.report_file)
         return
     attribute_set = fit(faces, classifier, names, args.samples)
-    attribute_set.save(args.out / ATTRIBUTES_FILE, {"samples": args.samples, "generator": faces.meta.get("source"),
-                                                    "target_move": TARGET_MOVE, "margin": MARGIN})
+    attribute_set.save(
+        args.out / ATTRIBUTES_FILE,
+        {"samples": args.samples, "generator": faces.meta.get("source"), "target_move": TARGET_MOVE, "margin": MARGIN},
+    )
     print(f"wrote {args.out / ATTRIBUTES_FILE}")
 
 

@@ -7,6 +7,7 @@ images, in both the D and the G step, keeps it honest without the generator lear
 augmentations (they are applied after it, differentiably). The default policy is translation
 alone, the one the shipped model was trained with (it was still improving at 240 s).
 """
+
 from __future__ import annotations
 
 import torch

@@ -6,6 +6,7 @@ holdout gives its reported accuracy.
 
 `python -m train.classifier --data ../shared/celeba64 --out train/weights/classifier.safetensors`
 """
+
 from __future__ import annotations
 
 import argparse
@@ -36,9 +37,16 @@ class AttributeClassifier(nn.Module):
     def __init__(self, n_labels: int = 40):
         super().__init__()
         self.body = nn.Sequential(
-            *_conv(3, 32, 2), *_conv(32, 64), nn.MaxPool2d(2),  # 16x16
-            *_conv(64, 128), *_conv(128, 128), nn.MaxPool2d(2),  # 8x8
-            *_conv(128, FEATURES), *_conv(FEATURES, FEATURES), nn.AdaptiveAvgPool2d(1), nn.Flatten(),
+            *_conv(3, 32, 2),
+            *_conv(32, 64),
+            nn.MaxPool2d(2),  # 16x16
+            *_conv(64, 128),
+            *_conv(128, 128),
+            nn.MaxPool2d(2),  # 8x8
+            *_conv(128, FEATURES),
+            *_conv(FEATURES, FEATURES),
+            nn.AdaptiveAvgPool2d(1),
+            nn.Flatten(),
         )
         self.head = nn.Sequential(nn.Dropout(0.2), nn.Linear(FEATURES, n_labels))
 
@@ -75,12 +83,21 @@ def predict(model: AttributeClassifier, images: torch.Tensor, batch: int = 512, 
     return torch.cat(out)
 
 
-def predict_faces(model: AttributeClassifier, draw: Callable[[torch.Tensor], np.ndarray], z: torch.Tensor,
-                  batch: int = 500, features: bool = False) -> torch.Tensor:
+def predict_faces(
+    model: AttributeClassifier,
+    draw: Callable[[torch.Tensor], np.ndarray],
+    z: torch.Tensor,
+    batch: int = 500,
+    features: bool = False,
+) -> torch.Tensor:
     """predict() on the uint8 (N, H, W, 3) faces that draw() makes of latents z, batch by batch:
     the classifier judges faces exactly as users see them."""
-    return torch.cat([predict(model, torch.from_numpy(draw(chunk)).permute(0, 3, 1, 2), features=features)
-                      for chunk in z.split(batch)])
+    return torch.cat(
+        [
+            predict(model, torch.from_numpy(draw(chunk)).permute(0, 3, 1, 2), features=features)
+            for chunk in z.split(batch)
+        ]
+    )
 
 
 def _augment(x: torch.Tensor) -> torch.Tensor:
@@ -117,11 +134,20 @@ def train(args: argparse.Namespace) -> None:
     model.eval()
     probs = predict(model, ho.images)
     acc = ((probs > 0.5).float() == ho.labels).float().mean(0)
-    per_attr = {n: round(a, 4) for n, a in zip(ho.attribute_names, acc.tolist())}
+    per_attr = {n: round(a, 4) for n, a in zip(ho.attribute_names, acc.tolist(), strict=True)}
     print(f"holdout accuracy: mean {acc.mean():.4f}; " + ", ".join(f"{n} {a:.3f}" for n, a in per_attr.items()))
     state = {k: (v.half() if v.is_floating_point() else v) for k, v in model.state_dict().items()}
-    save_tensors(args.out, state, {"attribute_names": tr.attribute_names, "holdout_accuracy_mean": round(acc.mean().item(), 4),
-                                   "holdout_accuracy": per_attr, "train_images": len(tr), "epochs": args.epochs})
+    save_tensors(
+        args.out,
+        state,
+        {
+            "attribute_names": tr.attribute_names,
+            "holdout_accuracy_mean": round(acc.mean().item(), 4),
+            "holdout_accuracy": per_attr,
+            "train_images": len(tr),
+            "epochs": args.epochs,
+        },
+    )
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -4,6 +4,7 @@ The whole split is decoded once into a uint8 tensor (N, 3, 64, 64); training mov
 GPU in one copy and samples batches there, so no data loader sits in the training loop.
 Only `split="holdout"` reads the holdout, and only evaluation code asks for it.
 """
+
 from __future__ import annotations
 
 import csv

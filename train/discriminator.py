@@ -4,6 +4,7 @@ Real and generated batches go through it separately, so each batch-norm pass see
 of image, as in the DCGAN recipe. Kept deliberately classic: the gains of this project's
 recipe come from speed (CUDA graphs), augmentation against overfitting, and the generator's EMA.
 """
+
 from __future__ import annotations
 
 import torch

@@ -7,6 +7,7 @@ generator gets no credit or penalty for sub-quantisation detail.
 
 `python -m train.evaluate gan/weights/generator.safetensors --reference ../shared/reference/dcgan_reference_300s.pt`
 """
+
 from __future__ import annotations
 
 import argparse
@@ -46,10 +47,18 @@ def frechet_distance(a: np.ndarray, b: np.ndarray) -> float:
 
 def load_reference(path: Path | str, device: str = "cpu") -> Callable[[torch.Tensor], torch.Tensor]:
     """The pytorch/examples DCGAN generator of ../shared/reference (see its README)."""
+
     def up(cin: int, cout: int, stride: int, pad: int) -> list[nn.Module]:
         return [nn.ConvTranspose2d(cin, cout, 4, stride, pad, bias=False), nn.BatchNorm2d(cout), nn.ReLU(True)]
-    net = nn.Sequential(*up(100, 512, 1, 0), *up(512, 256, 2, 1), *up(256, 128, 2, 1), *up(128, 64, 2, 1),
-                        nn.ConvTranspose2d(64, 3, 4, 2, 1, bias=False), nn.Tanh())
+
+    net = nn.Sequential(
+        *up(100, 512, 1, 0),
+        *up(512, 256, 2, 1),
+        *up(256, 128, 2, 1),
+        *up(128, 64, 2, 1),
+        nn.ConvTranspose2d(64, 3, 4, 2, 1, bias=False),
+        nn.Tanh(),
+    )
     state = torch.load(path, map_location="cpu", weights_only=True)
     net.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in state.items()})
     net.to(device).eval()
@@ -57,8 +66,14 @@ def load_reference(path: Path | str, device: str = "cpu") -> Callable[[torch.Ten
 
 
 @torch.no_grad()
-def generated_features(generate: Callable[[torch.Tensor], torch.Tensor], classifier: AttributeClassifier,
-                       n: int, nz: int = 100, batch: int = 500, seed: int = EVAL_SEED) -> np.ndarray:
+def generated_features(
+    generate: Callable[[torch.Tensor], torch.Tensor],
+    classifier: AttributeClassifier,
+    n: int,
+    nz: int = 100,
+    batch: int = 500,
+    seed: int = EVAL_SEED,
+) -> np.ndarray:
     """Features of n faces drawn from N(0, I) latents with a fixed seed, quantised to uint8 first."""
     g = torch.Generator().manual_seed(seed)
     z = torch.cat([torch.randn(min(batch, n - start), nz, generator=g) for start in range(0, n, batch)])
@@ -100,8 +115,13 @@ def main(argv: list[str] | None = None) -> None:
         write_side_by_side(args.grid, [gen for _, gen in models])
     for name, gen in models:
         fd = frechet_distance(generated_features(gen, classifier, args.n, seed=args.seed), real)
-        line = {"model": name, "frechet_distance": round(fd, 3), "n_generated": args.n, "n_holdout": len(real),
-                **({"seed": args.seed} if args.seed != EVAL_SEED else {})}
+        line = {
+            "model": name,
+            "frechet_distance": round(fd, 3),
+            "n_generated": args.n,
+            "n_holdout": len(real),
+            **({"seed": args.seed} if args.seed != EVAL_SEED else {}),
+        }
         print(json.dumps(line), flush=True)
         if args.out:
             with open(args.out, "a") as f:

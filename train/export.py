@@ -4,6 +4,7 @@ Takes one of the run's exported EMA generators (final.safetensors or a snapshot)
 the one with the lowest Frechet distance in the run's eval.jsonl (see train.evaluate), adds
 the run's measurements to its metadata and writes it, fp16, to gan/weights/generator.safetensors.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -44,7 +45,8 @@ def main(argv: list[str] | None = None) -> None:
     meta["metrics"] = {
         "frechet_distance": scores.get(chosen.name),
         "frechet_distance_all": scores,
-        "frechet_space": "attribute-classifier penultimate features (train/classifier.py), 10k generated vs 2,159 holdout",
+        "frechet_space": "attribute-classifier penultimate features (train/classifier.py), "
+        "10k generated vs 2,159 holdout",
         "train_img_per_s_median": statistics.median(r["img_per_s"] for r in log) if log else None,
     }
     meta["source"] = f"{args.run.name}/{chosen.name}"

@@ -17,10 +17,12 @@ Recipe (the DCGAN recipe, made faster and steadier):
 Training time counts the optimisation loop only; writing samples and checkpoints pauses the clock,
 so `--snapshot-seconds 300` is 300 s of training, comparable with the reference's 300 s.
 """
+
 from __future__ import annotations
 
 import argparse
 import copy
+import functools
 import json
 import math
 import time
@@ -56,8 +58,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--lr", type=float, default=2e-4)
     p.add_argument("--arch", choices=GeneratorConfig.ARCHS, default="dcgan")
     p.add_argument("--augment", choices=list(POLICIES), default="translation", help="DiffAugment policy")
-    p.add_argument("--cuda-graph", action=argparse.BooleanOptionalAction, default=True,
-                   help="on a GPU, replay each training step as one CUDA graph")
+    p.add_argument(
+        "--cuda-graph",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="on a GPU, replay each training step as one CUDA graph",
+    )
     p.add_argument("--ngf", type=int, default=64)
     p.add_argument("--ndf", type=int, default=64)
     p.add_argument("--ema", type=float, default=0.999, help="EMA decay of generator weights")
@@ -67,8 +73,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--log-every", type=int, default=50, help="steps between metric lines")
     p.add_argument("--sample-every", type=float, default=60.0, help="seconds of training between sample grids")
     p.add_argument("--checkpoint-every", type=float, default=120.0, help="seconds between checkpoints")
-    p.add_argument("--snapshot-seconds", type=float, nargs="*", default=[300.0],
-                   help="also export the EMA generator when training time passes these marks")
+    p.add_argument(
+        "--snapshot-seconds",
+        type=float,
+        nargs="*",
+        default=[300.0],
+        help="also export the EMA generator when training time passes these marks",
+    )
     return p.parse_args(argv)
 
 
@@ -123,9 +134,18 @@ class Trainer:
 
     # --- state ---------------------------------------------------------------------------------
     def _state(self) -> dict:
-        return {"G": self.G.state_dict(), "D": self.D.state_dict(), "G_ema": self.G_ema.state_dict(),
-                "opt_g": self.opt_g.state_dict(), "opt_d": self.opt_d.state_dict(), "step": self.step,
-                "seconds": self.seconds, "snapshots_done": self.snapshots_done, "base": self.base, "args": vars(self.args)}
+        return {
+            "G": self.G.state_dict(),
+            "D": self.D.state_dict(),
+            "G_ema": self.G_ema.state_dict(),
+            "opt_g": self.opt_g.state_dict(),
+            "opt_d": self.opt_d.state_dict(),
+            "step": self.step,
+            "seconds": self.seconds,
+            "snapshots_done": self.snapshots_done,
+            "base": self.base,
+            "args": vars(self.args),
+        }
 
     def _load(self) -> None:
         path = self.out / "checkpoint.pt"
@@ -147,11 +167,17 @@ class Trainer:
         tmp.replace(self.out / "checkpoint.pt")
 
     def meta(self) -> dict:
-        return {"prior": "normal", "training_data": "celeba64 train split (23,700 faces)",
-                "steps": self.step, "train_seconds": round(self.seconds, 1),
-                "images_seen": self.step * self.args.batch, "batch": self.args.batch,
-                "device": torch.cuda.get_device_name() if self.cuda else "cpu",
-                "recipe": self.recipe(), "init": self.base}
+        return {
+            "prior": "normal",
+            "training_data": "celeba64 train split (23,700 faces)",
+            "steps": self.step,
+            "train_seconds": round(self.seconds, 1),
+            "images_seen": self.step * self.args.batch,
+            "batch": self.args.batch,
+            "device": torch.cuda.get_device_name() if self.cuda else "cpu",
+            "recipe": self.recipe(),
+            "init": self.base,
+        }
 
     def recipe(self) -> str:
         aug = "" if self.args.augment == "none" else f"+DiffAugment({self.args.augment})"
@@ -180,10 +206,11 @@ class Trainer:
         """Draw a batch, take one D step, then (after the warm-up) one G step; returns the losses."""
         real = self._batch(data)
         z = torch.randn(real.shape[0], self.G.config.nz, device=self.device)
-        aug = lambda x: diff_augment(x, self.args.augment)  # noqa: E731
+        aug = functools.partial(diff_augment, policy=self.args.augment)
         # autocast's weight cache must be off while a CUDA graph is being captured
-        autocast = lambda: torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.cuda,  # noqa: E731
-                                          cache_enabled=not self.graphed)
+        autocast = functools.partial(
+            torch.autocast, self.device.type, dtype=torch.bfloat16, enabled=self.cuda, cache_enabled=not self.graphed
+        )
         with autocast():
             with torch.set_grad_enabled(not warmup):
                 fake = self.G(z)
@@ -262,8 +289,14 @@ class Trainer:
             if not (math.isfinite(d) and math.isfinite(g if g is not None else 0.0)):
                 raise FloatingPointError(f"non-finite loss at step {self.step}: d={d}, g={g}")
             ips = (self.step - segment_first_step) * a.batch / max(now - segment_start, 1e-9)
-            rec = {"step": self.step, "seconds": round(self.seconds, 2), "kimg": self.step * a.batch / 1000,
-                   "d_loss": round(d, 4), "g_loss": g if g is None else round(g, 4), "img_per_s": round(ips, 1)}
+            rec = {
+                "step": self.step,
+                "seconds": round(self.seconds, 2),
+                "kimg": self.step * a.batch / 1000,
+                "d_loss": round(d, 4),
+                "g_loss": g if g is None else round(g, 4),
+                "img_per_s": round(ips, 1),
+            }
             log.write(json.dumps(rec) + "\n")
             log.flush()
             bar.set_postfix(d=f"{d:.3f}", g="-" if g is None else f"{g:.3f}", img_s=f"{ips:.0f}", step=self.step)
@@ -285,7 +318,8 @@ class Trainer:
         self.save_checkpoint()
         self.write_samples(self.export(self.out / "final.safetensors"))
         log.close()
-        print(f"done: {self.step} steps, {self.seconds:.0f} s of training, {self.step * a.batch / max(self.seconds, 1e-9):.0f} img/s")
+        ips = self.step * a.batch / max(self.seconds, 1e-9)
+        print(f"done: {self.step} steps, {self.seconds:.0f} s of training, {ips:.0f} img/s")
 
 
 def main(argv: list[str] | None = None) -> None:
