@@ -45,8 +45,14 @@ def parse_edit(text: str) -> tuple[str, float | str]:
         return name.strip(), value.strip()
 
 
+def _prog() -> str:
+    """What the user typed: `python -m gan` or the `expressions-faces` entry point."""
+    name = Path(sys.argv[0]).name
+    return "python -m gan" if name in ("__main__.py", "") else name
+
+
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m gan", description="Draw faces of people who do not exist.")
+    p = argparse.ArgumentParser(prog=_prog(), description="Draw faces of people who do not exist.")
     p.add_argument("--weights", help="generator .safetensors (default: the shipped model)")
     p.add_argument("--device", default="cpu", help="cpu or cuda")
     sub = p.add_subparsers(dest="command", required=True)

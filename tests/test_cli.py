@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import importlib
 import subprocess
 import sys
+import tomllib
 
 from PIL import GifImagePlugin, Image
 
@@ -49,3 +51,14 @@ def test_bad_input_is_one_clear_line(tmp_path):
     r = gan("--weights", str(tmp_path / "missing.safetensors"), "face", "--seed", "1", "-o", str(tmp_path / "x.png"))
     assert r.returncode == 2 and "missing.safetensors: file not found" in r.stderr
     assert not (tmp_path / "x.png").exists()
+
+
+def test_console_entry_points_name_the_module_mains():
+    scripts = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["scripts"]
+    assert set(scripts) == {"expressions-bot", "expressions-faces"}
+    targets = {}
+    for name, target in scripts.items():
+        module, _, attr = target.partition(":")
+        targets[name] = getattr(importlib.import_module(module), attr)
+    assert targets["expressions-faces"](["attributes"]) == 0
+    assert targets["expressions-bot"].__module__ == "bot.__main__"

@@ -5,13 +5,11 @@ from __future__ import annotations
 import json
 
 import numpy as np
-import pytest
 import torch
 
 from gan import Faces
 from gan.checkpoint import load_generator
 from train.augment import POLICIES, diff_augment
-from train.data import load_split
 from train.evaluate import frechet_distance
 from train.gan import Trainer, parse_args
 from train.gan import main as train_main
@@ -34,27 +32,20 @@ TINY = [
 ]
 
 
-def test_data_reads_images_and_labels(data_root):
-    ds = load_split(data_root, "train", limit=64)
-    assert ds.images.shape == (64, 3, 64, 64) and ds.images.dtype == torch.uint8
-    assert ds.labels.shape == (64, 40) and set(ds.labels.unique().tolist()) <= {0.0, 1.0}
-    assert ds.attribute_names[20] == "Male" and ds.ids[0] == "000001"
-    holdout = load_split(data_root, "holdout", limit=8)
-    assert all(int(i) % 12 == 0 for i in holdout.ids), "holdout is CelebA numbers divisible by 12"
-    assert not set(holdout.ids) & set(load_split(data_root, "train", limit=2000).ids)
-
-
-def test_training_smoke_and_resume(data_root, tmp_path):
+def test_training_smoke_and_resume(data_root, tmp_path, capsys):
     out = tmp_path / "run"
-    train_main(["--data", str(data_root), "--out", str(out), "--max-steps", "4", *TINY])
+    assert train_main(["--data", str(data_root), "--out", str(out), "--max-steps", "4", *TINY]) == 0
     first = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
     assert [r["step"] for r in first] == [2, 4]
     assert all(np.isfinite([r["d_loss"], r["g_loss"]]).all() for r in first)
-    train_main(["--data", str(data_root), "--out", str(out), "--max-steps", "6", "--resume", *TINY])
+    assert train_main(["--data", str(data_root), "--out", str(out), "--max-steps", "6", "--resume", *TINY]) == 0
     steps = [json.loads(line)["step"] for line in (out / "metrics.jsonl").read_text().splitlines()]
     assert steps == [2, 4, 6], "resume continues the step count"
-    with pytest.raises(SystemExit, match="--arch dcgan: resume with the same"):
-        train_main(["--data", str(data_root), "--out", str(out), "--resume", "--arch", "dcgan-refine", *TINY])
+    capsys.readouterr()
+    code = train_main(["--data", str(data_root), "--out", str(out), "--resume", "--arch", "dcgan-refine", *TINY])
+    err = capsys.readouterr().err
+    assert code == 2 and err.startswith("error: ") and err.strip().endswith("--arch dcgan: resume with the same")
+    assert len(err.strip().splitlines()) == 1, "one line, no traceback"
     faces = Faces.load(out / "final.safetensors")
     assert faces.meta["steps"] == 6 and faces.render([3]).shape == (1, 64, 64, 3)
     assert (out / "samples").is_dir() and list((out / "samples").glob("*.png"))
@@ -62,7 +53,7 @@ def test_training_smoke_and_resume(data_root, tmp_path):
 
 def test_init_from_exported_generator_warms_up_the_discriminator(data_root, tmp_path):
     base = tmp_path / "base"
-    train_main(["--data", str(data_root), "--out", str(base), "--max-steps", "2", *TINY])
+    assert train_main(["--data", str(data_root), "--out", str(base), "--max-steps", "2", *TINY]) == 0
     args = [
         "--data",
         str(data_root),
@@ -101,21 +92,8 @@ def test_augment_policies_keep_shapes_and_gradients():
 
 def test_other_architecture_and_augmentation_train(data_root, tmp_path):
     out = tmp_path / "run"
-    train_main(
-        [
-            "--data",
-            str(data_root),
-            "--out",
-            str(out),
-            "--max-steps",
-            "2",
-            "--arch",
-            "dcgan-refine",
-            "--augment",
-            "color,translation",
-            *TINY,
-        ]
-    )
+    flags = ["--max-steps", "2", "--arch", "dcgan-refine", "--augment", "color,translation"]
+    assert train_main(["--data", str(data_root), "--out", str(out), *flags, *TINY]) == 0
     meta = Faces.load(out / "final.safetensors").meta
     assert meta["config"]["arch"] == "dcgan-refine" and "DiffAugment(color,translation)" in meta["recipe"]
 

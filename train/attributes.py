@@ -25,6 +25,7 @@ from gan.faces import ATTRIBUTES_FILE, GENERATOR_FILE, WEIGHTS_DIR
 from gan.imaging import grid, png_bytes
 
 from .classifier import load_classifier, predict_faces
+from .errors import TrainError, cli
 
 ROOT = Path(__file__).resolve().parent.parent
 CACHE = ROOT / "runs" / "attributes" / "samples.pt"
@@ -285,6 +286,7 @@ def report(faces: Faces, classifier, names: list[str], n_samples: int, out_md: P
     print(f"wrote {out_md}")
 
 
+@cli
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--out", type=Path, default=WEIGHTS_DIR, help="folder of the generator; the sliders go beside it")
@@ -296,7 +298,7 @@ def main(argv: list[str] | None = None) -> None:
     faces = Faces.load(args.out / GENERATOR_FILE)
     if args.report:
         if not faces.attributes:
-            raise SystemExit(f"no sliders in {args.out}: fit them first")
+            raise TrainError(f"no sliders in {args.out}: fit them first")
         report(faces, classifier, names, args.samples, args.report_file)
         return
     attribute_set = fit(faces, classifier, names, args.samples)
@@ -308,4 +310,4 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main())

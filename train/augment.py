@@ -1,11 +1,10 @@
 """Differentiable augmentation (Zhao et al., 2020) for data-efficient GAN training.
 
-With 23,700 faces the discriminator starts to memorise the training set: on an H100 without
-augmentation the Frechet distance was best after 180 s (7.5 M images, ~320 epochs) and worse at
-300 s. Applying the same random translation (and optionally colour) to real *and* generated
-images, in both the D and the G step, keeps it honest without the generator learning to draw the
-augmentations (they are applied after it, differentiably). The default policy is translation
-alone, the one the shipped model was trained with (it was still improving at 240 s).
+On a few tens of thousands of faces the discriminator soon memorises the training set. Applying
+the same random translation (and optionally colour) to real *and* generated images, in both the D
+and the G step, keeps it honest without the generator learning to draw the augmentations (they are
+applied after it, differentiably). The default policy is translation alone, the one the shipped
+model was trained with; docs/training/README.md has the measurements behind that choice.
 """
 
 from __future__ import annotations

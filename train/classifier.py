@@ -22,6 +22,7 @@ from torch import nn
 from gan.checkpoint import CheckpointError, load_tensors, save_tensors
 
 from .data import load_split, to_unit
+from .errors import cli
 
 DEFAULT_PATH = Path(__file__).parent / "weights" / "classifier.safetensors"
 FEATURES = 256
@@ -150,6 +151,7 @@ def train(args: argparse.Namespace) -> None:
     )
 
 
+@cli
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description="Train the 40-attribute CelebA classifier.")
     p.add_argument("--data", default="../shared/celeba64")
@@ -164,4 +166,4 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main())

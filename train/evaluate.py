@@ -25,6 +25,7 @@ from gan.imaging import grid, png_bytes, to_uint8
 from .classifier import DEFAULT_PATH as CLASSIFIER_PATH
 from .classifier import AttributeClassifier, load_classifier, predict, predict_faces
 from .data import load_split
+from .errors import cli
 
 EVAL_SEED = 2024
 
@@ -90,6 +91,8 @@ def write_side_by_side(path: Path | str, generators: list[Callable[[torch.Tensor
     Path(path).write_bytes(png_bytes(np.concatenate(tiles, axis=1)))
 
 
+@cli
+@torch.no_grad()
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description="Frechet distance of generators against the celeba64 holdout.")
     p.add_argument("checkpoints", nargs="*", help="generator safetensors files")
@@ -102,7 +105,6 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--seed", type=int, default=EVAL_SEED, help="latent seed; other seeds show the score's spread")
     p.add_argument("--device", default="cpu", help="where generators and classifier run, e.g. cuda")
     args = p.parse_args(argv)
-    torch.set_grad_enabled(False)
     classifier, _ = load_classifier(args.classifier, args.device)
     real = predict(classifier, load_split(args.data, "holdout").images, features=True).numpy()
     models: list[tuple[str, Callable]] = []
@@ -129,4 +131,4 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main())

@@ -15,6 +15,8 @@ from pathlib import Path
 from gan.checkpoint import load_generator, save_generator
 from gan.faces import GENERATOR_FILE, WEIGHTS_DIR
 
+from .errors import TrainError, cli
+
 MAX_BYTES = 16 * 2**20
 
 
@@ -27,10 +29,11 @@ def pick(run: Path, choice: str, evals: list[dict]) -> Path:
         return run / choice
     mine = [e for e in evals if Path(e["model"]).suffix == ".safetensors"]
     if not mine:
-        raise SystemExit(f"{run}/eval.jsonl has no generator scores: run train.evaluate first or name a file")
+        raise TrainError(f"{run}/eval.jsonl has no generator scores: run train.evaluate first or name a file")
     return Path(min(mine, key=lambda e: e["frechet_distance"])["model"])
 
 
+@cli
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("run", type=Path, help="run folder with *.safetensors, metrics.jsonl, eval.jsonl")
@@ -53,9 +56,9 @@ def main(argv: list[str] | None = None) -> None:
     save_generator(args.out, g, meta)
     size = args.out.stat().st_size
     if size > MAX_BYTES:
-        raise SystemExit(f"{args.out} is {size / 2**20:.1f} MiB, over the 16 MiB limit")
+        raise TrainError(f"{args.out} is {size / 2**20:.1f} MiB, over the 16 MiB limit")
     print(f"wrote {args.out} ({size / 2**20:.1f} MiB) from {chosen}, Frechet distance {scores.get(chosen.name)}")
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main())

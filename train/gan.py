@@ -35,11 +35,12 @@ from tqdm import tqdm
 from gan.checkpoint import load_generator, save_generator
 from gan.imaging import grid, png_bytes, to_uint8
 from gan.latent import latents
-from gan.model import Generator, GeneratorConfig
+from gan.model import IMAGE_SIZE, Generator, GeneratorConfig
 
 from .augment import POLICIES, diff_augment
-from .data import load_split, to_unit
+from .data import MEMORY_MODES, BatchStream, available_bytes, hold_in_memory, load_split, members, to_unit
 from .discriminator import Discriminator
+from .errors import TrainError, cli
 
 SAMPLE_SEEDS = list(range(64))
 BASE_KEYS = ("steps", "train_seconds", "images_seen", "device", "recipe")
@@ -68,6 +69,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--ndf", type=int, default=64)
     p.add_argument("--ema", type=float, default=0.999, help="EMA decay of generator weights")
     p.add_argument("--limit", type=int, default=None, help="use only the first N training images")
+    p.add_argument(
+        "--data-memory",
+        choices=MEMORY_MODES,
+        default="auto",
+        help="hold the train split in (GPU) memory, or stream it from the zip; auto holds it if it fits",
+    )
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     p.add_argument("--log-every", type=int, default=50, help="steps between metric lines")
@@ -114,7 +121,7 @@ class Trainer:
         if args.init and not args.resume:
             start, meta = load_generator(args.init)
             if start.config != self.G.config:
-                raise SystemExit(f"{args.init} is {start.config}, but this run builds {self.G.config}")
+                raise TrainError(f"{args.init} is {start.config}, but this run builds {self.G.config}")
             self.G.load_state_dict(start.state_dict())
             self.base = {"file": "/".join(Path(args.init).parts[-2:]), **{k: meta.get(k) for k in BASE_KEYS}}
         self.G = self.G.to(self.device, memory_format=torch.channels_last)
@@ -128,6 +135,8 @@ class Trainer:
         self.graph: torch.cuda.CUDAGraph | None = None
         self.graph_losses: tuple[torch.Tensor, torch.Tensor] | None = None
         self.step, self.seconds, self.snapshots_done = 0, 0.0, []
+        self.stream: BatchStream | None = None  # set by open_data when the split is streamed
+        self.n_train = 0
         if args.resume:
             self._load()
         self.sample_z = latents(SAMPLE_SEEDS, self.G.config.nz).to(self.device)
@@ -154,7 +163,7 @@ class Trainer:
         for key, before_flag in (("arch", "dcgan-refine"), ("ngf", None), ("ndf", None)):
             saved = state["args"].get(key, before_flag)
             if saved != getattr(self.args, key):
-                raise SystemExit(f"{path} was trained with --{key} {saved}: resume with the same")
+                raise TrainError(f"{path} was trained with --{key} {saved}: resume with the same")
         for name in ("G", "D", "G_ema", "opt_g", "opt_d"):
             getattr(self, name).load_state_dict(state[name])
         self.step, self.seconds, self.snapshots_done = state["step"], state["seconds"], state["snapshots_done"]
@@ -169,7 +178,7 @@ class Trainer:
     def meta(self) -> dict:
         return {
             "prior": "normal",
-            "training_data": "celeba64 train split (23,700 faces)",
+            "training_data": f"{Path(self.args.data).name} train split ({self.n_train:,} faces)",
             "steps": self.step,
             "train_seconds": round(self.seconds, 1),
             "images_seen": self.step * self.args.batch,
@@ -195,9 +204,28 @@ class Trainer:
         (self.out / "samples" / f"{int(self.seconds):05d}s.png").write_bytes(png_bytes(img))
 
     # --- training ------------------------------------------------------------------------------
+    def open_data(self) -> torch.Tensor:
+        """The train split on the device, or, when streamed, a batch-sized buffer that
+        `next_batch` refills before each step (a CUDA graph reads it in place)."""
+        a = self.args
+        self.n_train = len(members(a.data, "train", a.limit))
+        free = {"host": available_bytes(torch.device("cpu"))}
+        if self.cuda:
+            free["gpu"] = available_bytes(self.device)
+        if hold_in_memory(self.n_train, a.data_memory, free):
+            return load_split(a.data, "train", limit=a.limit).images.to(self.device)
+        self.stream = BatchStream(a.data, "train", a.batch, seed=a.seed + self.step, limit=a.limit)
+        print(f"streaming {self.n_train:,} training faces from {a.data} (too many to hold in memory)", flush=True)
+        return torch.empty(a.batch, 3, IMAGE_SIZE, IMAGE_SIZE, dtype=torch.uint8, device=self.device)
+
+    def next_batch(self, data: torch.Tensor) -> None:
+        if self.stream is not None:
+            data.copy_(next(self.stream), non_blocking=True)
+
     def _batch(self, data: torch.Tensor) -> torch.Tensor:
-        idx = torch.randint(0, data.shape[0], (self.args.batch,), device=self.device)
-        x = to_unit(data[idx])
+        if self.stream is None:  # resident: sample with replacement on the device
+            data = data[torch.randint(0, data.shape[0], (self.args.batch,), device=self.device)]
+        x = to_unit(data)  # streamed: the buffer already is a shuffled batch
         flip = torch.rand(x.shape[0], 1, 1, 1, device=self.device) < 0.5
         x = torch.where(flip, x.flip(3), x)
         return x.contiguous(memory_format=torch.channels_last)
@@ -272,13 +300,14 @@ class Trainer:
     def run(self) -> None:
         a = self.args
         self.out.mkdir(parents=True, exist_ok=True)
-        data = load_split(a.data, "train", limit=a.limit).images.to(self.device)
+        data = self.open_data()
         budget = a.minutes * 60
         log = open(self.out / "metrics.jsonl", "a")
         bar = tqdm(total=round(budget), initial=min(round(self.seconds), round(budget)), unit="s", dynamic_ncols=True)
         last_sample = last_ckpt = self.seconds
         segment_start, segment_first_step = time.perf_counter(), self.step
         while self.seconds < budget and (a.max_steps is None or self.step < a.max_steps):
+            self.next_batch(data)
             d_loss, g_loss = self.train_step(data)
             if self.step % a.log_every and self.step != a.max_steps:
                 continue
@@ -315,6 +344,8 @@ class Trainer:
                 last_ckpt = self.seconds
             segment_start, segment_first_step = time.perf_counter(), self.step  # I/O above is off the clock
         bar.close()
+        if self.stream is not None:
+            self.stream.close()
         self.save_checkpoint()
         self.write_samples(self.export(self.out / "final.safetensors"))
         log.close()
@@ -322,9 +353,10 @@ class Trainer:
         print(f"done: {self.step} steps, {self.seconds:.0f} s of training, {ips:.0f} img/s")
 
 
+@cli
 def main(argv: list[str] | None = None) -> None:
     Trainer(parse_args(argv)).run()
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main())
