@@ -15,23 +15,35 @@ from pathlib import Path
 import numpy as np
 
 from .checkpoint import CheckpointError
-from .faces import Faces
-from .imaging import DEFAULT_SIZE, gif_bytes, grid, png_bytes, upscale
+from .faces import MAX_FRAMES, Faces
+from .imaging import DEFAULT_SIZE, SIZE_RANGE, gif_bytes, grid, png_bytes, upscale
 from .latent import MAX_SEED
+
+MAX_GRID = 1024  # faces in one grid
+MIN_FRAME_MS, MAX_FRAME_MS = 20, 10_000  # browsers draw faster GIF frames at 100 ms
+MAX_PIXELS = 2**26  # output pixels of one command (faces x size^2): 64 Mpx, about 200 MB of RGB
 
 
 def parse_seeds(text: str) -> list[int]:
-    """'0-63', '1,5,9' or '3-5,8' -> list of seeds."""
-    seeds: list[int] = []
+    """'0-63', '1,5,9' or '3-5,8' -> list of seeds (counted before any list is built)."""
+    ranges = []
     try:
         for part in text.split(","):
             lo, _, hi = part.strip().partition("-")
-            seeds += list(range(int(lo), int(hi) + 1)) if hi else [int(lo)]
+            ranges.append(range(int(lo), int(hi or lo) + 1))
     except ValueError:
         raise argparse.ArgumentTypeError(f"seeds look like 0-63 or 1,5,9; got {text!r}") from None
-    if not seeds or len(seeds) > 1024:
-        raise argparse.ArgumentTypeError("give from 1 to 1024 seeds")
-    return seeds
+    count = sum(len(r) for r in ranges)
+    if not 1 <= count <= MAX_GRID:
+        raise argparse.ArgumentTypeError(f"give from 1 to {MAX_GRID} seeds, got {count}")
+    return [s for r in ranges for s in r]
+
+
+def frame_ms(text: str) -> int:
+    value = int(text)
+    if not MIN_FRAME_MS <= value <= MAX_FRAME_MS:
+        raise argparse.ArgumentTypeError(f"frame time must be from {MIN_FRAME_MS} to {MAX_FRAME_MS} ms, got {value}")
+    return value
 
 
 def parse_edit(text: str) -> tuple[str, float | str]:
@@ -54,7 +66,7 @@ def _prog() -> str:
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog=_prog(), description="Draw faces of people who do not exist.")
     p.add_argument("--weights", help="generator .safetensors (default: the shipped model)")
-    p.add_argument("--device", default="cpu", help="cpu or cuda")
+    p.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N")
     sub = p.add_subparsers(dest="command", required=True)
 
     def common(sp: argparse.ArgumentParser) -> None:
@@ -77,7 +89,7 @@ def build_parser() -> argparse.ArgumentParser:
     morph.add_argument("--from", dest="seed_a", type=int, required=True)
     morph.add_argument("--to", dest="seed_b", type=int, required=True)
     morph.add_argument("--frames", type=int, default=24)
-    morph.add_argument("--frame-ms", type=int, default=80)
+    morph.add_argument("--frame-ms", type=frame_ms, default=80, help=f"{MIN_FRAME_MS} to {MAX_FRAME_MS}")
     common(morph)
     g = sub.add_parser("grid", help="many faces tiled into one PNG")
     g.add_argument("--seeds", type=parse_seeds, required=True, help="e.g. 0-63")
@@ -87,7 +99,22 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def check_output(args: argparse.Namespace) -> None:
+    """Refuse what cannot be written, or would be absurdly large, before any drawing."""
+    count = {"face": 1, "morph": getattr(args, "frames", 1), "grid": len(getattr(args, "seeds", []))}[args.command]
+    if not SIZE_RANGE[0] <= args.size <= SIZE_RANGE[1]:
+        raise ValueError(f"size must be from {SIZE_RANGE[0]} to {SIZE_RANGE[1]} px, got {args.size}")
+    if args.command == "morph" and not 2 <= count <= MAX_FRAMES:
+        raise ValueError(f"frames must be from 2 to {MAX_FRAMES}, got {count}")
+    if count * args.size**2 > MAX_PIXELS:
+        raise ValueError(f"{count} pictures of {args.size} px is over {MAX_PIXELS // 2**20} Mpx: lower --size")
+    if args.output.is_dir():
+        raise ValueError(f"{args.output} is a folder: give a file name, e.g. {args.output / 'face.png'}")
+
+
 def run(args: argparse.Namespace) -> str:
+    if args.command != "attributes":
+        check_output(args)
     faces = Faces.load(args.weights, device=args.device)
     if args.command == "attributes":
         rows = [faces.attribute_info(n) for n in faces.attributes]
@@ -105,8 +132,11 @@ def run(args: argparse.Namespace) -> str:
     else:
         images = faces.render(args.seeds, args.truncation, edits)
         data = png_bytes(grid(np.stack([np.asarray(upscale(i, args.size)) for i in images])))
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_bytes(data)
+    try:
+        args.output.parent.mkdir(parents=True, exist_ok=True)
+        args.output.write_bytes(data)
+    except OSError as e:
+        raise ValueError(f"cannot write {args.output}: {e.strerror or e}") from None
     return f"wrote {args.output} ({len(data) // 1024} KiB)"
 
 

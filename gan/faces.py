@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -39,8 +40,10 @@ class Faces:
         """Load a generator checkpoint (default: the shipped one) and, if an attributes file
         sits beside it, its sliders. Raises CheckpointError naming the file on any problem."""
         path = Path(path) if path is not None else WEIGHTS_DIR / GENERATOR_FILE
-        if device == "cuda" and not torch.cuda.is_available():
-            raise ValueError("device 'cuda' was asked for, but torch sees no CUDA GPU")
+        if not isinstance(device, str) or not re.fullmatch(r"cpu|cuda(:\d{1,2})?", device):
+            raise ValueError(f"device must be cpu, cuda or cuda:N, got {device!r}")
+        if device.startswith("cuda") and not torch.cuda.is_available():
+            raise ValueError(f"device {device!r} was asked for, but torch sees no CUDA GPU")
         g, meta = load_generator(path, "cpu")
         g = fuse_batchnorm(g).to(device)
         attr_path = path.parent / ATTRIBUTES_FILE

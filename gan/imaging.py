@@ -13,6 +13,7 @@ import torch
 from PIL import Image
 
 DEFAULT_SIZE = 256
+SIZE_RANGE = (16, 2048)  # pixels per face side
 Z_RLE = 3  # zlib's run-length-encoding strategy
 
 
@@ -25,8 +26,8 @@ def to_uint8(x: torch.Tensor) -> np.ndarray:
 def upscale(image: np.ndarray, size: int = DEFAULT_SIZE) -> Image.Image:
     """One uint8 (H, W, 3) face as a size x size picture. Lanczos keeps it smooth on a phone
     screen, where a 64 px face would be a blur of blocks."""
-    if not 16 <= size <= 2048:
-        raise ValueError(f"size must be from 16 to 2048 px, got {size}")
+    if not SIZE_RANGE[0] <= size <= SIZE_RANGE[1]:
+        raise ValueError(f"size must be from {SIZE_RANGE[0]} to {SIZE_RANGE[1]} px, got {size}")
     img = Image.fromarray(image)
     return img if img.width == size else img.resize((size, size), Image.Resampling.LANCZOS)
 

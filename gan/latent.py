@@ -7,22 +7,27 @@ which would cut through the low-density middle and give washed-out faces mid-mor
 
 from __future__ import annotations
 
+import numbers
 from collections.abc import Iterable
 
+import numpy as np
 import torch
 
 MAX_SEED = 2**32 - 1
 
 
+def check_seed(seed: object) -> int:
+    """The seed as a Python int, or ValueError: integers (numpy's too) from 0 to MAX_SEED; not bools."""
+    if isinstance(seed, numbers.Integral) and not isinstance(seed, (bool, np.bool_)) and 0 <= seed <= MAX_SEED:
+        return int(seed)
+    raise ValueError(f"seed must be an integer from 0 to {MAX_SEED}, got {seed!r}")
+
+
 def check_seeds(seeds: Iterable[int] | int) -> list[int]:
-    """Return the seeds as a list, or raise ValueError naming the first bad one."""
-    if isinstance(seeds, (int,)) and not isinstance(seeds, bool):
+    """Return the seeds (one seed or several) as a list of ints, or raise ValueError naming the first bad one."""
+    if isinstance(seeds, (str, bytes)) or not isinstance(seeds, Iterable):
         seeds = [seeds]
-    out = []
-    for s in seeds:
-        if isinstance(s, bool) or not isinstance(s, int) or not 0 <= s <= MAX_SEED:
-            raise ValueError(f"seed must be an integer from 0 to {MAX_SEED}, got {s!r}")
-        out.append(s)
+    out = [check_seed(s) for s in seeds]
     if not out:
         raise ValueError("at least one seed is needed")
     return out

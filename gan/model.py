@@ -27,6 +27,15 @@ class GeneratorConfig:
     arch: str = "dcgan"
 
     ARCHS = ("dcgan", "dcgan-refine")
+    LIMITS = {"nz": (1, 1024), "ngf": (4, 256)}  # checked before a tensor is allocated
+
+    def __post_init__(self) -> None:
+        for name, (lo, hi) in self.LIMITS.items():
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
+                raise ValueError(f"{name} must be an integer from {lo} to {hi}, got {value!r}")
+        if self.arch not in self.ARCHS:
+            raise ValueError(f"unsupported generator architecture {self.arch!r} (expected one of {self.ARCHS})")
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -36,10 +45,7 @@ class GeneratorConfig:
         unknown = set(d) - set(cls.__dataclass_fields__)
         if unknown:
             raise ValueError(f"unknown generator config keys: {sorted(unknown)}")
-        cfg = cls(**d)
-        if cfg.arch not in cls.ARCHS:
-            raise ValueError(f"unsupported generator architecture {cfg.arch!r} (expected one of {cls.ARCHS})")
-        return cfg
+        return cls(**d)
 
 
 def _upsample(cin: int, cout: int, first: bool = False) -> nn.Sequential:

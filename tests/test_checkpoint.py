@@ -107,3 +107,17 @@ def test_unknown_architecture(tmp_path):
     save_tensors(path, g.state_dict(), {"config": {**g.config.to_dict(), "arch": "stylegan9"}})
     with pytest.raises(CheckpointError, match="stylegan9"):
         Faces.load(path)
+
+
+@pytest.mark.parametrize("field, value", [("ngf", 8192), ("nz", 10**7), ("ngf", 0), ("ngf", "64"), ("nz", True)])
+def test_absurd_config_is_refused_before_any_allocation(tmp_path, field, value):
+    path = tmp_path / "g.safetensors"
+    g = small_generator()
+    save_tensors(path, g.state_dict(), {"config": {**g.config.to_dict(), field: value}})
+    with pytest.raises(CheckpointError, match=f"{field} must be an integer from"):
+        Faces.load(path)
+
+
+def test_unknown_device_is_refused(tmp_path):
+    with pytest.raises(ValueError, match="device must be cpu, cuda or cuda:N"):
+        Faces.load(device="tpu")

@@ -62,3 +62,20 @@ def test_console_entry_points_name_the_module_mains():
         targets[name] = getattr(importlib.import_module(module), attr)
     assert targets["expressions-faces"](["attributes"]) == 0
     assert targets["expressions-bot"].__module__ == "bot.__main__"
+
+
+def test_absurd_or_unwritable_requests_are_refused_before_drawing(tmp_path):
+    cases = [
+        (["face", "--seed", "1", "-o", str(tmp_path)], "is a folder"),
+        (["morph", "--from", "1", "--to", "2", "--frame-ms", str(10**9), "-o", str(tmp_path / "m.gif")], "frame time"),
+        (["morph", "--from", "1", "--to", "2", "--frames", str(10**9), "-o", str(tmp_path / "m.gif")], "frames must"),
+        (["--device", "tpu", "face", "--seed", "1", "-o", str(tmp_path / "x.png")], "device must be cpu"),
+        (["grid", "--seeds", "0-4000000000", "-o", str(tmp_path / "g.png")], "give from 1 to 1024 seeds"),
+        (["grid", "--seeds", "0-1023", "--size", "2048", "-o", str(tmp_path / "g.png")], "Mpx"),
+        (["face", "--seed", "1", "--size", "0", "-o", str(tmp_path / "x.png")], "size must be"),
+    ]
+    for args, message in cases:
+        r = gan(*args)
+        assert r.returncode == 2 and message in r.stderr, (args, r.stderr)
+        assert "Traceback" not in r.stderr and "error: " in r.stderr.strip().splitlines()[-1], r.stderr
+    assert list(tmp_path.iterdir()) == []

@@ -77,8 +77,15 @@ def test_invalid_seeds(faces: Faces, bad):
         faces.morph(bad, 1)
 
 
+@pytest.mark.parametrize("bad", [True, np.bool_(True), 2.0, -1, "3", None])
+def test_one_bad_seed_gets_the_seed_message(faces: Faces, bad):
+    with pytest.raises(ValueError, match="seed must be an integer"):
+        faces.render(bad)
+
+
 def test_edge_seeds_work(faces: Faces):
     assert faces.render([0, MAX_SEED]).shape == (2, 64, 64, 3)
+    assert np.array_equal(faces.render(np.int64(5)), faces.render(5)), "numpy integers are seeds too"
 
 
 def test_decode_checks_shape(faces: Faces):

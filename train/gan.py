@@ -116,7 +116,11 @@ class Trainer:
         if self.cuda:
             torch.backends.cudnn.benchmark = True
             torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = True
-        self.G = Generator(GeneratorConfig(ngf=args.ngf, arch=args.arch))
+        try:
+            config = GeneratorConfig(ngf=args.ngf, arch=args.arch)
+        except ValueError as e:
+            raise TrainError(f"--ngf/--arch: {e}") from None
+        self.G = Generator(config)
         self.base: dict | None = None  # what --init started from, kept in every export's metadata
         if args.init and not args.resume:
             start, meta = load_generator(args.init)
