@@ -1,5 +1,6 @@
 """Expressions on Discord: slash commands, buttons, rendering and the inference queue."""
 
 from .app import ExpressionsBot, create_bot
+from .settings import Settings
 
-__all__ = ["ExpressionsBot", "create_bot"]
+__all__ = ["ExpressionsBot", "Settings", "create_bot"]

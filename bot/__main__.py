@@ -1,19 +1,59 @@
-"""`python -m bot`: run Expressions with the settings in .env (see .env.example)."""
+"""`python -m bot` (or `expressions-bot`): run Expressions with the settings in .env (see .env.example).
+
+SIGTERM (what Procfile hosts, Docker and systemd send) and SIGINT (Ctrl-C) both stop it gently:
+no new work is taken, queued requests are drawn or politely refused within the shutdown timeout,
+every waiting user gets their answer, then the process exits 0. A second signal exits at once.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import os
+import signal
 import sys
 
+import aiohttp
 import discord
 from dotenv import load_dotenv
 
 from gan import CheckpointError
 
-from .app import create_bot
+from .app import ExpressionsBot, create_bot
 from .settings import Settings
 
 HINT = "copy .env.example to .env and set DISCORD_TOKEN (see the README)"
+CLOSE_GRACE_S = 10.0  # after draining, how long the connection may take to close
+log = logging.getLogger("bot")
+
+
+async def serve(bot: ExpressionsBot, token: str) -> None:
+    """Run until Discord ends the session or a signal asks us to stop."""
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+
+    def on_signal(sig: signal.Signals) -> None:
+        if stop.is_set():
+            log.warning("%s again: exiting now", sig.name)
+            os._exit(1)
+        log.info("%s: finishing the requests in flight, then exiting", sig.name)
+        stop.set()
+
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, on_signal, sig)
+    async with bot:
+        running = asyncio.create_task(bot.start(token), name="discord")
+        stopping = asyncio.create_task(stop.wait(), name="signals")
+        await asyncio.wait({running, stopping}, return_when=asyncio.FIRST_COMPLETED)
+        if running.done():
+            stopping.cancel()
+            running.result()  # raises what ended the session (a rejected token, an unreachable Discord)
+            return
+        await bot.close()
+        try:
+            await asyncio.wait_for(running, CLOSE_GRACE_S)
+        except (TimeoutError, discord.DiscordException, aiohttp.ClientError, OSError) as e:
+            log.warning("the connection did not close cleanly: %s", e)
 
 
 def main() -> int:
@@ -29,20 +69,25 @@ def main() -> int:
     if settings.fake_discord_url:
         discord.http.Route.BASE = settings.fake_discord_url.rstrip("/") + "/api/v10"
         print(f"warning: talking to a fake Discord at {settings.fake_discord_url} (tests only)", file=sys.stderr)
-    fields = {k: v for k, v in vars(settings).items() if k not in ("token", "fake_discord_url")}
     try:
-        bot = create_bot(**fields)
+        bot = create_bot(settings)
     except (CheckpointError, ValueError) as e:
         print(f"error: cannot load the model: {e}", file=sys.stderr)
         return 2
+    discord.utils.setup_logging(level=logging.INFO, root=True)
     try:
-        bot.run(settings.token, log_level=logging.INFO, root_logger=True)
+        asyncio.run(serve(bot, settings.token))
     except discord.LoginFailure:
         print(f"error: Discord rejected DISCORD_TOKEN: {HINT}", file=sys.stderr)
         return 2
     except discord.PrivilegedIntentsRequired as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
+    except (aiohttp.ClientError, discord.GatewayNotFound, discord.HTTPException, OSError) as e:
+        print(
+            f"error: cannot reach Discord ({type(e).__name__}: {e}); check the network and try again", file=sys.stderr
+        )
+        return 1
     return 0
 
 

@@ -1,10 +1,15 @@
-"""Bot settings, read from the environment (and `.env` via python-dotenv); see .env.example."""
+"""Bot settings, read from the environment (and `.env` via python-dotenv); see .env.example.
+
+Every value is checked once, here: numbers must be finite and inside their range, switches must be
+a word we know, and each problem is one line naming the variable. The token never appears in a repr.
+"""
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from urllib.parse import urlparse
 
 ENV_NAMES = {
@@ -16,15 +21,28 @@ ENV_NAMES = {
     "batch_window_ms": "EXPRESSIONS_BATCH_WINDOW_MS",
     "per_user": "EXPRESSIONS_PER_USER",
     "batching": "EXPRESSIONS_BATCHING",
+    "draw_timeout_s": "EXPRESSIONS_DRAW_TIMEOUT_S",
+    "shutdown_timeout_s": "EXPRESSIONS_SHUTDOWN_TIMEOUT_S",
     "dev_guild": "EXPRESSIONS_DEV_GUILD",
     "fake_discord_url": "EXPRESSIONS_FAKE_DISCORD_URL",
 }
+RANGES = {  # inclusive; a value outside is refused at start rather than breaking the bot later
+    "queue_depth": (1, 10_000),
+    "batch_cap": (1, 4096),
+    "batch_window_ms": (0, 1000),
+    "per_user": (1, 100),
+    "draw_timeout_s": (1, 600),
+    "shutdown_timeout_s": (1, 300),
+    "dev_guild": (1, 2**64 - 1),
+}
+SWITCH = {"1": True, "true": True, "yes": True, "on": True, "0": False, "false": False, "no": False, "off": False}
+DEVICES = ("auto", "cpu", "cuda")
 LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1"}
 
 
-@dataclass
+@dataclass(frozen=True)
 class Settings:
-    token: str | None = None
+    token: str | None = field(default=None, repr=False)
     device: str = "auto"  # auto = cuda when torch sees a GPU, else cpu
     weights: str | None = None  # generator file; None = the shipped one
     queue_depth: int = 64  # requests waiting or being drawn, all users together
@@ -32,35 +50,49 @@ class Settings:
     batch_window_ms: float = 10.0  # how long the first request of a batch waits for company
     per_user: int = 2  # requests one user may have in the queue
     batching: bool = True
+    draw_timeout_s: float = 30.0  # a generator call taking longer is abandoned and its requester told
+    shutdown_timeout_s: float = 8.0  # on SIGTERM/SIGINT: time to finish queued work before refusing the rest
     dev_guild: int | None = None  # sync commands to this guild only (instant, for development)
     fake_discord_url: str | None = None  # tests only: a fake Discord on this machine
 
     def __post_init__(self) -> None:
-        for name, lo in (("queue_depth", 1), ("batch_cap", 1), ("per_user", 1), ("batch_window_ms", 0)):
-            if getattr(self, name) < lo:
-                raise ValueError(f"{ENV_NAMES[name]} must be at least {lo}, got {getattr(self, name)}")
-        if self.device not in ("auto", "cpu", "cuda"):
-            raise ValueError(f"{ENV_NAMES['device']} must be auto, cpu or cuda, got {self.device!r}")
+        for name, (lo, hi) in RANGES.items():
+            value = getattr(self, name)
+            if value is None and name == "dev_guild":
+                continue
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+                raise ValueError(f"{ENV_NAMES[name]} must be a finite number, got {value!r}")
+            if not lo <= value <= hi:
+                raise ValueError(f"{ENV_NAMES[name]} must be from {lo} to {hi}, got {value:g}")
+        if not isinstance(self.batching, bool):
+            raise ValueError(f"{ENV_NAMES['batching']} must be on or off, got {self.batching!r}")
+        if self.device not in DEVICES:
+            raise ValueError(f"{ENV_NAMES['device']} must be one of {', '.join(DEVICES)}, got {self.device!r}")
         if self.fake_discord_url and urlparse(self.fake_discord_url).hostname not in LOOPBACK_HOSTS:
             raise ValueError(f"{ENV_NAMES['fake_discord_url']} is for tests and must point at this machine (127.0.0.1)")
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> Settings:
         """Read every setting that is set and non-empty; ValueError names a malformed one."""
-        kwargs = {}
+        kwargs: dict[str, object] = {}
         for f in fields(cls):
             raw = env.get(ENV_NAMES[f.name], "").strip()
             if not raw:
                 continue
-            try:
-                if f.name == "batching":
-                    kwargs[f.name] = raw.lower() not in ("0", "false", "no", "off")
-                elif f.name in ("queue_depth", "batch_cap", "per_user", "dev_guild"):
-                    kwargs[f.name] = int(raw)
-                elif f.name == "batch_window_ms":
-                    kwargs[f.name] = float(raw)
-                else:
-                    kwargs[f.name] = raw
-            except ValueError:
-                raise ValueError(f"{ENV_NAMES[f.name]} must be a number, got {raw!r}") from None
+            kwargs[f.name] = _parse(f.name, f.type, raw)
         return cls(**kwargs)
+
+
+def _parse(name: str, kind: str, raw: str) -> object:
+    if kind == "bool":
+        if raw.lower() not in SWITCH:
+            raise ValueError(f"{ENV_NAMES[name]} must be one of {', '.join(SWITCH)}, got {raw!r}")
+        return SWITCH[raw.lower()]
+    number = {"int": int, "int | None": int, "float": float}.get(kind)
+    if number is None:
+        return raw
+    try:
+        return number(raw)
+    except ValueError:
+        what = "a whole number" if number is int else "a number"
+        raise ValueError(f"{ENV_NAMES[name]} must be {what}, got {raw!r}") from None

@@ -1,27 +1,74 @@
-"""What a face is made of (seed, truncation, edits), packed small enough for a button's custom_id.
+"""What a face is made of (seed, truncation, edits): checked where a user's values come in, and packed
+into a button's custom_id so that buttons keep working after restarts and slider refits.
 
-Discord gives a custom_id 100 characters, and persistent buttons must carry everything they
-need, so a FaceState packs into at most ~45: `seed.truncation.edits`, where each edit is two
-characters: the slider's index and its value (sliders in steps of 0.1 from -3 to +3, toggles
-on/off), both from a 62-letter alphabet.
+Packed form (at most 70 characters): `seed.truncation.fingerprint.edits`
+- truncation in hundredths (10..100), the same rounding the drawing uses;
+- fingerprint: 4 hex digits of the slider set the face was drawn with (`AttributeSet.fingerprint`);
+- edits: 3 characters each, the slider's stable two-letter key, then its value: a slider value as one
+  of 61 symbols for -3.0 .. +3.0 in steps of 0.1, a toggle as `+` (on) or `-` (off), which no slider
+  value uses.
+
+A button from another slider set decodes by key: each edit whose slider still exists is kept, and
+the others are reported as dropped. Buttons posted before keys existed (`seed.trunc.edits`, edits by
+position in the slider order of that time) still decode through LEGACY_ORDER.
 """
 
 from __future__ import annotations
 
+import re
 import string
 from dataclasses import dataclass, field
 
-from gan.attributes import describe
+from gan import Faces
+from gan.attributes import SLIDER_RANGE, describe
+from gan.latent import MAX_SEED, check_seed
 
-ALPHABET = string.digits + string.ascii_lowercase + string.ascii_uppercase  # 62 symbols
 STEP = 0.1
-TOGGLE_CODES = {"off": "y", "on": "z"}  # outside the slider codes 0..60
-_TOGGLE_BY_CODE = {v: k for k, v in TOGGLE_CODES.items()}
+SLIDER_CODES = (string.digits + string.ascii_uppercase + string.ascii_lowercase)[:61]  # -3.0 .. +3.0
+TOGGLE_CODES = {"on": "+", "off": "-"}
+TRUNCATION_RANGE = (0.1, 1.0)
+MAX_FRAMES = 48  # of a /morph; every morph is checked against it, whatever Discord let through
+PACKED = re.compile(r"(\d{1,10})\.(\d{1,3})\.([0-9a-f]{4})\.((?:[a-z0-9]{2}[0-9A-Za-y+\-])*)")
+EDIT = re.compile(r"([a-z0-9]{2})(.)")
+# buttons posted before slider keys: edit = (index into this order, code); "y"/"z" = toggle off/on
+LEGACY = re.compile(r"(\d{1,10})\.(\d{1,3})\.((?:[0-9a-zA-Z]{2})*)")
+LEGACY_ORDER = ("sm", "gl", "ma", "ag", "pa", "bl", "bk", "br", "gr", "bd", "be", "mk", "ht", "bn", "mo")  # keys
+LEGACY_TOGGLES = {"gl", "ht"}
+LEGACY_ALPHABET = string.digits + string.ascii_lowercase + string.ascii_uppercase
+
+
+class BadRequest(ValueError):
+    """Values a user (or a forged payload) sent that cannot be drawn; str(e) is for the user."""
 
 
 def quantize(value: float) -> float:
     """Slider values are kept to one decimal, so what is shown is exactly what is drawn."""
     return round(round(value / STEP) * STEP, 1)
+
+
+def check_truncation(value: float | None) -> float:
+    """None -> 1.0; otherwise rounded to 0.01 (as stored in buttons) and checked."""
+    if value is None:
+        return 1.0
+    lo, hi = TRUNCATION_RANGE
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not lo <= round(value, 2) <= hi:
+        raise BadRequest(f"truncation must be a number from {lo:g} to {hi:g}, got {value!r}")
+    return round(float(value), 2)
+
+
+def check_frames(value: int | None, default: int = 16) -> int:
+    if value is None:
+        return default
+    if isinstance(value, bool) or not isinstance(value, int) or not 2 <= value <= MAX_FRAMES:
+        raise BadRequest(f"frames must be a whole number from 2 to {MAX_FRAMES}, got {value!r}")
+    return value
+
+
+def check_seed_option(value: int) -> int:
+    try:
+        return check_seed(value)
+    except ValueError:
+        raise BadRequest(f"seed must be a whole number from 0 to {MAX_SEED}, got {value!r}") from None
 
 
 @dataclass(frozen=True)
@@ -30,28 +77,29 @@ class FaceState:
     truncation: float = 1.0
     edits: dict[str, float | str] = field(default_factory=dict)
 
-    def encode(self, names: list[str]) -> str:
+    @classmethod
+    def create(cls, faces: Faces, seed: int, truncation: float | None, edits: dict) -> FaceState:
+        """A state from a user's values, every one checked here (Discord's option limits are not
+        trusted): slider values snap to tenths, edits follow the slider order. Raises BadRequest."""
+        snapped = {
+            k: quantize(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else v
+            for k, v in edits.items()
+            if v is not None
+        }
+        try:
+            checked = faces.check_edits(snapped)
+        except ValueError as e:
+            raise BadRequest(str(e)) from None
+        ordered = {n: checked[n] for n in faces.attributes if n in checked}
+        return cls(check_seed_option(seed), check_truncation(truncation), ordered)
+
+    def encode(self, faces: Faces) -> str:
         parts = []
         for name, value in self.edits.items():
-            i = names.index(name)
-            code = TOGGLE_CODES[value] if isinstance(value, str) else ALPHABET[round((value + 3) / STEP)]
-            parts.append(ALPHABET[i] + code)
-        return f"{self.seed}.{round(self.truncation * 100)}.{''.join(parts)}"
-
-    @classmethod
-    def decode(cls, text: str, names: list[str]) -> FaceState:
-        """Inverse of encode; raises ValueError on anything malformed."""
-        seed, trunc, packed = text.split(".")
-        if len(packed) % 2:
-            raise ValueError(f"bad edits code {packed!r}")
-        edits: dict[str, float | str] = {}
-        for k in range(0, len(packed), 2):
-            name = names[ALPHABET.index(packed[k])]
-            code = packed[k + 1]
-            edits[name] = (
-                _TOGGLE_BY_CODE[code] if code in _TOGGLE_BY_CODE else quantize(ALPHABET.index(code) * STEP - 3)
-            )
-        return cls(int(seed), int(trunc) / 100, edits)
+            a = faces.sliders[name]
+            code = TOGGLE_CODES[value] if a.kind == "toggle" else SLIDER_CODES[round((value - SLIDER_RANGE[0]) / STEP)]
+            parts.append(a.key + code)
+        return f"{self.seed}.{round(self.truncation * 100)}.{faces.sliders.fingerprint}.{''.join(parts)}"
 
     def caption(self) -> str:
         parts = [f"seed {self.seed}"]
@@ -60,3 +108,68 @@ class FaceState:
         if self.truncation != 1.0:
             parts.append(f"truncation {self.truncation:g}")
         return " · ".join(parts)
+
+
+@dataclass(frozen=True)
+class Decoded:
+    state: FaceState
+    dropped: list[str]  # edits whose slider no longer exists, as "key value"
+    refitted: bool  # drawn with another slider set: kept edits may look a little different
+
+    def notice(self) -> str:
+        """What the user should be told about an old button, or ''."""
+        if self.dropped:
+            return f"ℹ️ The sliders changed since this face was made: dropped {', '.join(self.dropped)}."
+        if self.refitted and self.state.edits:
+            return "ℹ️ The sliders were refitted since this face was made, so its edits may look a little different."
+        return ""
+
+
+def decode(text: str, faces: Faces) -> Decoded:
+    """A packed state back, against the current slider set; ValueError on anything malformed."""
+    if m := PACKED.fullmatch(text):
+        seed, trunc, fingerprint, packed = m.groups()
+        edits_by_key = EDIT.findall(packed)
+    elif m := LEGACY.fullmatch(text):
+        seed, trunc, packed = m.groups()
+        fingerprint, edits_by_key = None, [_legacy_edit(packed[i : i + 2]) for i in range(0, len(packed), 2)]
+    else:
+        raise ValueError(f"not a face state: {text!r}")
+    edits: dict[str, float | str] = {}
+    dropped = []
+    for key, code in edits_by_key:
+        value: float | str = _TOGGLE_BY_CODE[code] if code in _TOGGLE_BY_CODE else _slider_value(code)
+        a = faces.sliders.by_key.get(key)
+        if a is None or (a.kind == "toggle") != isinstance(value, str):
+            dropped.append(f"{key} {value:+g}" if isinstance(value, float) else f"{key} {value}")
+        else:
+            edits[a.name] = value
+    truncation = int(trunc) / 100
+    if not TRUNCATION_RANGE[0] <= truncation <= TRUNCATION_RANGE[1]:
+        raise ValueError(f"truncation {truncation} out of range")
+    state = FaceState(check_seed(int(seed)), truncation, {n: edits[n] for n in faces.attributes if n in edits})
+    return Decoded(state, dropped, fingerprint != faces.sliders.fingerprint)
+
+
+_TOGGLE_BY_CODE = {v: k for k, v in TOGGLE_CODES.items()}
+
+
+def _slider_value(code: str) -> float:
+    if code not in SLIDER_CODES:
+        raise ValueError(f"bad slider code {code!r}")
+    return quantize(SLIDER_CODES.index(code) * STEP + SLIDER_RANGE[0])
+
+
+def _legacy_edit(pair: str) -> tuple[str, str]:
+    """(index, code) of an old button -> (key, code) in today's encoding."""
+    index, code = LEGACY_ALPHABET.index(pair[0]), LEGACY_ALPHABET.index(pair[1])
+    if index >= len(LEGACY_ORDER):
+        raise ValueError(f"bad legacy slider index {pair!r}")
+    key = LEGACY_ORDER[index]
+    if key in LEGACY_TOGGLES:  # a toggle was "y" (off) or "z" (on)...
+        if pair[1] not in "yz":
+            raise ValueError(f"bad legacy toggle code {pair!r}")
+        return key, TOGGLE_CODES["on" if pair[1] == "z" else "off"]
+    if code >= len(SLIDER_CODES):  # ...and a slider value its index in the same alphabet: 0 .. 60
+        raise ValueError(f"bad legacy slider code {pair!r}")
+    return key, SLIDER_CODES[code]

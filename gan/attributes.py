@@ -15,6 +15,8 @@ conditions); a toggle also has an `offset`: its boundary is `direction . z + off
 
 from __future__ import annotations
 
+import hashlib
+import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,12 +29,14 @@ SLIDER_RANGE = (-3.0, 3.0)
 TOGGLE_VALUES = ("off", "on")
 TOGGLE_MAX_MOVE = 100.0  # latent units: enough to turn any latent to within TOGGLE_REACH of the direction
 TOGGLE_REACH = 0.9  # a toggle asks at most for direction . z = 0.9 |z| (see AttributeSet._toggle)
+KEY = re.compile(r"[a-z0-9]{2}")
 Edits = Mapping[str, "float | int | str"]
 
 
 @dataclass
 class Attribute:
     name: str
+    key: str  # two letters or digits, fixed for this slider across refits: what buttons store
     celeba: str
     sign: int
     kind: str  # "slider" or "toggle"
@@ -64,7 +68,20 @@ class AttributeSet:
 
     def __init__(self, attributes: list[Attribute] | None = None, boundaries: dict[str, torch.Tensor] | None = None):
         self._by_name = {a.name: a for a in attributes or []}
+        self.by_key = {a.key: a for a in self._by_name.values()}
+        bad = [a.key for a in self._by_name.values() if not KEY.fullmatch(a.key)]
+        if bad or len(self.by_key) != len(self._by_name):
+            raise ValueError(f"slider keys must be unique and match {KEY.pattern}: {[a.key for a in self]}")
         self.boundaries = boundaries or {}  # CelebA attribute -> fitted unit normal (sliders' conditions)
+        self.fingerprint = self._fingerprint()
+
+    def _fingerprint(self) -> str:
+        """4 hex digits that change whenever any slider is refitted, added or removed."""
+        h = hashlib.sha1()
+        for a in sorted(self, key=lambda a: a.key):
+            h.update(f"{a.key}|{a.kind}|{a.sign}|{a.unit}|{a.margin}|{a.offset}|".encode())
+            h.update(a.direction.float().numpy().tobytes())
+        return h.hexdigest()[:4]
 
     def __iter__(self) -> Iterator[Attribute]:
         return iter(self._by_name.values())
@@ -143,6 +160,7 @@ class AttributeSet:
             records.append(
                 {
                     "name": a.name,
+                    "key": a.key,
                     "celeba": a.celeba,
                     "sign": a.sign,
                     "kind": a.kind,
@@ -162,8 +180,9 @@ class AttributeSet:
         tensors, meta = load_tensors(path)
         attributes = []
         try:
-            for r in meta["attributes"]:
+            for i, r in enumerate(meta["attributes"]):
                 name = r["name"]
+                r = {"key": f"{i:02d}", **r}  # files from before keys: keys by position
                 a = Attribute(direction=tensors[f"{name}.direction"].float(), **r)
                 if a.direction.shape != (nz,):
                     raise ValueError(f"{name}: direction must have shape ({nz},)")
@@ -173,7 +192,10 @@ class AttributeSet:
         except (KeyError, TypeError, ValueError) as e:
             raise CheckpointError(path, f"bad attribute data: {e}") from None
         boundaries = {k.removeprefix("boundary."): v.float() for k, v in tensors.items() if k.startswith("boundary.")}
-        return cls(attributes, boundaries)
+        try:
+            return cls(attributes, boundaries)
+        except ValueError as e:
+            raise CheckpointError(path, f"bad attribute data: {e}") from None
 
 
 def _along(z: torch.Tensor, direction: torch.Tensor, t: torch.Tensor) -> torch.Tensor:

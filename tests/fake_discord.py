@@ -9,6 +9,7 @@ recorded, so a test sees it.
 from __future__ import annotations
 
 import asyncio
+import fnmatch
 import itertools
 import json
 import os
@@ -46,6 +47,17 @@ class Request:
     path: str
     json: dict | list | None = None
     files: dict[str, bytes] = field(default_factory=dict)
+    status: int = 200  # what the fake answered
+
+
+@dataclass
+class Fault:
+    """Answer `times` requests matching method and path (fnmatch) with `status` instead."""
+
+    method: str
+    path: str
+    status: int
+    times: int = 1
 
 
 class FakeDiscord:
@@ -60,6 +72,12 @@ class FakeDiscord:
         self._ids = itertools.count(200000000000000000)
         self._runner: web.AppRunner | None = None
         self.url = ""
+        self.faults: list[Fault] = []
+        self.messages: dict[str, dict] = {}  # every message the bot posted, by id
+
+    def fail(self, method: str, path: str, status: int = 500, times: int = 1) -> None:
+        """Make matching REST calls fail (path is an fnmatch pattern, e.g. '/webhooks/*')."""
+        self.faults.append(Fault(method, path, status, times))
 
     async def start(self) -> str:
         app = web.Application(client_max_size=64 * 2**20)
@@ -100,7 +118,13 @@ class FakeDiscord:
             self.new_request.notify_all()
         token_auth = path.startswith(("/interactions/", "/webhooks/"))  # authorised by the interaction token
         if not token_auth and request.headers.get("Authorization") != f"Bot {self.token}":
+            rec.status = 401
             return _json({"message": "401: Unauthorized", "code": 0}, status=401)
+        for fault in self.faults:
+            if fault.times > 0 and fault.method in (rec.method, "*") and fnmatch.fnmatch(path, fault.path):
+                fault.times -= 1
+                rec.status = fault.status
+                return _json({"message": f"{fault.status}: injected by the test", "code": 0}, status=fault.status)
         return self._answer(rec)
 
     def _answer(self, rec: Request) -> web.StreamResponse:
@@ -161,7 +185,7 @@ class FakeDiscord:
 
     def _message(self, rec: Request) -> dict:
         body = rec.json or {}
-        return {
+        message = {
             "id": str(next(self._ids)),
             "channel_id": "300000000000000001",
             "type": 0,
@@ -188,6 +212,8 @@ class FakeDiscord:
                 for name, data in rec.files.items()
             ],
         }
+        self.messages[message["id"]] = message
+        return message
 
     async def wait_for(self, predicate, timeout: float = 60.0) -> Request:
         """The first recorded request matching predicate (waiting for it if need be)."""
@@ -232,25 +258,38 @@ class FakeDiscord:
 
     async def slash(self, name: str, options: dict, user_id: str = "400000000000000001") -> str:
         """Deliver a DM slash-command interaction; returns its token."""
+        kinds = {int: 4, float: 10, str: 3}
+        data = {
+            "id": "500000000000000001",
+            "name": name,
+            "type": 1,
+            "options": [{"name": k, "type": kinds[type(v)], "value": v} for k, v in options.items()],
+        }
+        return await self._interaction(2, data, user_id)
+
+    async def click(self, message: dict, custom_id: str, user_id: str = "400000000000000001") -> str:
+        """Deliver a button press on a message the bot posted (custom_id need not be one of its
+        buttons: a forged press); returns its token."""
+        data = {"custom_id": custom_id, "component_type": 2}
+        if not any(c.get("custom_id") == custom_id for row in message["components"] for c in row["components"]):
+            row = {"type": 1, "components": [{"type": 2, "style": 2, "label": "forged", "custom_id": custom_id}]}
+            message = {**message, "components": [*message["components"], row]}
+        return await self._interaction(3, data, user_id, message=message)
+
+    async def _interaction(self, kind: int, data: dict, user_id: str, **extra) -> str:
         interaction_id = str(next(self._ids))
         token = f"interaction-token-{interaction_id}"
         user = {"id": user_id, "username": "alice", "discriminator": "0", "global_name": "alice", "avatar": None}
         await self.dispatch(
             "INTERACTION_CREATE",
             {
+                **extra,
                 "id": interaction_id,
                 "application_id": APP_ID,
-                "type": 2,
+                "type": kind,
                 "token": token,
                 "version": 1,
-                "data": {
-                    "id": "500000000000000001",
-                    "name": name,
-                    "type": 1,
-                    "options": [
-                        {"name": k, "type": 4 if isinstance(v, int) else 10, "value": v} for k, v in options.items()
-                    ],
-                },
+                "data": data,
                 "channel_id": "300000000000000001",
                 "channel": {"id": "300000000000000001", "type": 1, "recipients": [user]},
                 "user": user,
@@ -265,17 +304,24 @@ class FakeDiscord:
         return token
 
 
-async def start_bot(env: dict, output: int | None = asyncio.subprocess.PIPE) -> asyncio.subprocess.Process:
+async def start_bot(
+    env: dict, output: int | None = asyncio.subprocess.PIPE, prelude: str = ""
+) -> asyncio.subprocess.Process:
     """Run `python -m bot` on the CPU with only the given bot settings: none inherited from this shell,
     and none from a developer's .env (every setting is present, empty unless given, and python-dotenv
-    never overrides a variable that is already set, so a real token there is never used)."""
+    never overrides a variable that is already set, so a real token there is never used).
+    `prelude` is Python run first in the bot's process (fault injection: a slow or hung generator)."""
     clean = {k: v for k, v in os.environ.items() if not k.startswith(("DISCORD_", "EXPRESSIONS_"))}
     unset = dict.fromkeys(ENV_NAMES.values(), "")
     stderr = asyncio.subprocess.STDOUT if output == asyncio.subprocess.PIPE else output
+    launch = (
+        ["-m", "bot"]
+        if not prelude
+        else ["-c", f"{prelude}\nimport runpy\nrunpy.run_module('bot', run_name='__main__')"]
+    )
     return await asyncio.create_subprocess_exec(
         sys.executable,
-        "-m",
-        "bot",
+        *launch,
         cwd=str(ROOT),
         env={**clean, **unset, "EXPRESSIONS_DEVICE": "cpu", **env},
         stdout=output,

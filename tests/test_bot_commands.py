@@ -10,9 +10,10 @@ import simcord
 import torch
 from PIL import Image
 
-from bot import create_bot
+from bot import Settings, create_bot
 from bot.render import FACE_PX
 from gan import Faces
+from gan.attributes import AttributeSet
 from gan.imaging import upscale
 
 pytestmark = pytest.mark.simcord(shard_count=1)
@@ -36,7 +37,7 @@ def settings() -> dict:
 
 @pytest.fixture
 def simcord_bot(faces, settings):
-    return create_bot(FailingFaces(faces.generator, faces.meta, faces.sliders), **settings)
+    return create_bot(Settings(**settings), FailingFaces(faces.generator, faces.meta, faces.sliders))
 
 
 @pytest.fixture
@@ -166,7 +167,7 @@ async def test_buttons(world):
 async def test_buttons_survive_a_restart(world, faces):
     env, channel, alice, _ = world
     face = (await alice.slash(channel, "face", seed=5)).response
-    await env.restart_bot(create_bot(faces, batch_window_ms=0))  # a new process: nothing in memory
+    await env.restart_bot(create_bot(Settings(batch_window_ms=0), faces))  # a new process: nothing in memory
     details = await alice.click(face, label="Details")
     assert "**Seed** 5" in details.response.content
     reroll = await alice.click(face, label="Reroll")
@@ -186,7 +187,7 @@ async def test_failing_render_is_reported_and_the_bot_goes_on(world):
 async def test_full_queue_answers_at_once(world, faces):
     env, channel, alice, bob = world
     bot = env.bot
-    other = bot.queue.submit(faces.latent([1]), user_id=999)  # someone else's request fills the queue
+    other = bot.face_cog.queue.submit(faces.latent([1]), user_id=999)  # someone else's request fills the queue
     result = await alice.slash(channel, "face", seed=3)
     assert result.ephemeral and list(callbacks(env).values()) == [[4]] and "busy" in result.response.content
     await other.future
@@ -197,7 +198,71 @@ async def test_full_queue_answers_at_once(world, faces):
 async def test_per_user_cap(world, faces):
     env, channel, alice, bob = world
     bot = env.bot
-    bot.queue.submit(faces.latent([1]), user_id=alice.id)
+    bot.face_cog.queue.submit(faces.latent([1]), user_id=alice.id)
     refused = await alice.slash(channel, "face", seed=3)
     assert refused.ephemeral and "already have 1" in refused.response.content
     assert (await bob.slash(channel, "face", seed=3)).response.attachments, "other users are not capped"
+
+
+async def test_truncation_is_rounded_where_it_enters(world, faces):
+    """Defect 8: what is drawn is what the buttons store and what Details says to type."""
+    env, channel, alice, _ = world
+    msg = (await alice.slash(channel, "face", seed=7, truncation=0.123)).response
+    assert msg.content == "seed 7 · truncation 0.12"
+    assert np.array_equal(pixels(await picture(msg)), np.asarray(upscale(faces.render([7], 0.12)[0], FACE_PX)))
+    details = (await alice.click(msg, label="Details")).response.content
+    assert "`/face seed:7 truncation:0.12`" in details
+    full = (await alice.slash(channel, "face", seed=7, truncation=0.999)).response
+    assert full.content == "seed 7", "0.999 is 1.00 both when drawn and when stored"
+
+
+def reordered(faces: Faces, keep=lambda a: True) -> Faces:
+    attributes = [a for a in reversed(list(faces.sliders)) if keep(a)]
+    return Faces(faces.generator, faces.meta, AttributeSet(attributes, faces.sliders.boundaries))
+
+
+async def test_old_buttons_after_the_sliders_are_reordered(world, faces):
+    """Defect 4: a refit that reorders the sliders changes nothing for faces already posted."""
+    env, channel, alice, _ = world
+    face = (await alice.slash(channel, "face", seed=5, smiling=2.0, glasses="on")).response
+    await env.restart_bot(create_bot(Settings(batch_window_ms=0), reordered(faces)))
+    details = (await alice.click(face, label="Details")).response.content
+    assert "**smiling** +2" in details and "**glasses** on" in details and "dropped" not in details
+    reroll = (await alice.click(face, label="Reroll")).response
+    assert reroll.content.endswith("· glasses on, smiling +2") and reroll.attachments
+
+
+async def test_old_buttons_when_sliders_are_gone(world, faces):
+    env, channel, alice, _ = world
+    face = (await alice.slash(channel, "face", seed=5, smiling=2.0, bangs=1.0)).response
+    await env.restart_bot(create_bot(Settings(batch_window_ms=0), reordered(faces, lambda a: a.name != "bangs")))
+    reroll = (await alice.click(face, label="Reroll")).response
+    assert "smiling +2" in reroll.content and "dropped bn +1" in reroll.content and reroll.attachments
+    await env.restart_bot(create_bot(Settings(batch_window_ms=0), reordered(faces, lambda a: False)))
+    details = await alice.click(face, label="Details")
+    assert details.acknowledged and "dropped sm +2, bn +1" in details.response.content
+
+
+async def test_variations_and_morphs_can_be_deleted_by_their_requester(world):
+    """Defect 10: every picture the bot posts can be removed by whoever asked for it."""
+    env, channel, alice, bob = world
+    face = (await alice.slash(channel, "face", seed=9)).response
+    for label in ("Variations", "Morph to new face"):
+        result = (await bob.click(face, label=label)).response
+        assert [c["label"] for row in result.components for c in row["components"]] == ["Delete"]
+        refused = await alice.click(result, label="Delete")
+        assert refused.ephemeral and f"Only <@{bob.id}>" in refused.response.content
+        await bob.click(result, label="Delete")
+        assert all(m.id != result.id for m in channel.history())
+    morph = (await alice.slash(channel, "morph", seed_a=1, seed_b=2, frames=3)).response
+    assert [c["label"] for row in morph.components for c in row["components"]] == ["Delete"]
+
+
+async def test_discord_failing_five_times_still_ends_in_a_message(world):
+    """Defect 5: the follow-up fails with 5xx through all of discord.py's retries."""
+    env, channel, alice, _ = world
+    face = (await alice.slash(channel, "face", seed=9)).response
+    env.inject_error("POST", "/webhooks/*", status=500, times=5)
+    result = await alice.click(face, label="Reroll")
+    assert result.acknowledged and "would not take the message" in result.response.content
+    env.errors.clear()

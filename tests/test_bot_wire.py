@@ -1,14 +1,38 @@
-"""The real `python -m bot` process against a fake Discord on 127.0.0.1: over real HTTP and websocket."""
+"""The real `python -m bot` process against a fake Discord on 127.0.0.1: over real HTTP and websocket.
+
+Signals, REST failures, hung generator calls and forged payloads are tested here, on the wire, as
+production would meet them. A test slows or hangs the generator by running a prelude in the bot's
+process that wraps `Faces.decode` for one seed.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import io
+import signal
+import socket
+import time
 
 import pytest
 from PIL import Image
 
-from tests.fake_discord import FakeDiscord, start_bot
+from tests.fake_discord import APP_ID, FakeDiscord, Request, start_bot
+
+TOKEN = "wire-token"
+USERS = [str(400000000000000001 + i) for i in range(8)]
+HANG_SEED, SLOW_SEED = 666, 777
+FAULTY_DECODE = f"""
+import threading, time, torch
+from gan import faces as _faces
+_decode = _faces.Faces.decode
+def decode(self, z, batch=256):
+    for seed, act in (({HANG_SEED}, lambda: threading.Event().wait()), ({SLOW_SEED}, lambda: time.sleep(1.6))):
+        if any(torch.equal(row, self.latent([seed])[0]) for row in z):
+            act()
+    return _decode(self, z, batch)
+_faces.Faces.decode = decode
+"""
 
 
 async def stop(proc: asyncio.subprocess.Process) -> str:
@@ -18,42 +42,239 @@ async def stop(proc: asyncio.subprocess.Process) -> str:
     return out.decode()
 
 
-@pytest.mark.parametrize("window_ms", [10, 1500])
-async def test_face_over_the_wire(window_ms):
-    """With a 1.5 s batch window the request waits over a second: the user sees their place first."""
-    discord = FakeDiscord(token="wire-token")
+@contextlib.asynccontextmanager
+async def running_bot(settings: dict | None = None, prelude: str = FAULTY_DECODE):
+    """A fake Discord and the real bot process connected to it; yields (discord, process) and then
+    stops both, keeping the bot's output in `discord.log`."""
+    discord = FakeDiscord(token=TOKEN)
     url = await discord.start()
-    proc = await start_bot(
-        {
-            "DISCORD_TOKEN": "wire-token",
-            "EXPRESSIONS_FAKE_DISCORD_URL": url,
-            "EXPRESSIONS_BATCH_WINDOW_MS": str(window_ms),
-        }
-    )
+    env = {"DISCORD_TOKEN": TOKEN, "EXPRESSIONS_FAKE_DISCORD_URL": url, **(settings or {})}
+    proc = await start_bot(env, prelude=prelude)
     try:
         await asyncio.wait_for(discord.identified.wait(), 60)
         await discord.wait_for(lambda r: r.method == "PUT" and r.path.endswith("/commands"))
+        await asyncio.sleep(0.5)  # let the shard finish READY
+        yield discord, proc
+    finally:
+        discord.log = await stop(proc)
+        await discord.stop()
+    assert TOKEN not in discord.log, "the token never appears in logs"
+
+
+def for_token(token: str):
+    return lambda r: token in r.path
+
+
+def acks(discord: FakeDiscord, token: str) -> list[int]:
+    return [r.json["type"] for r in discord.requests if r.path.endswith("/callback") and token in r.path]
+
+
+def answers(discord: FakeDiscord, token: str) -> list[Request]:
+    """What the user of that interaction was finally shown: an immediate message, a follow-up, an
+    edit of the original that is not the queue note, or the deletion of the message (Delete)."""
+    out = []
+    for r in discord.requests:
+        if token not in r.path or r.status >= 400:
+            continue
+        if r.path.endswith("/callback") and r.json["type"] == 4:
+            out.append(r)
+        elif r.method == "POST" and r.path == f"/webhooks/{APP_ID}/{token}":
+            out.append(r)
+        elif r.method == "PATCH" and not (r.json or {}).get("content", "").startswith(("⏳ You're", "🎨")):
+            out.append(r)
+        elif r.method == "DELETE" and not any(n.method == "PATCH" for n in discord.requests if token in n.path):
+            out.append(r)
+    return out
+
+
+def text(r: Request) -> str:
+    return ((r.json.get("data") or r.json) if r.path.endswith("/callback") else r.json).get("content", "")
+
+
+async def answered(discord: FakeDiscord, token: str, timeout: float = 60) -> Request:
+    """Wait for the one answer of an interaction."""
+    deadline = time.monotonic() + timeout
+    while not answers(discord, token):
+        assert time.monotonic() < deadline, (
+            f"no answer for {token}: {[(r.method, r.path) for r in discord.requests if token in r.path]}"
+        )
+        await asyncio.sleep(0.05)
+    await asyncio.sleep(0.3)  # anything more would be a duplicate
+    (answer,) = answers(discord, token)
+    assert len(acks(discord, token)) == 1
+    return answer
+
+
+async def test_face_over_the_wire():
+    async with running_bot() as (discord, _):
         commands = next(r.json for r in discord.requests if r.method == "PUT")
         assert {c["name"] for c in commands} == {"face", "morph", "attributes"}
-        await asyncio.sleep(0.5)  # let the shard finish READY
         token = await discord.slash("face", {"seed": 42})
-        ack = await discord.wait_for(lambda r: r.path.endswith("/callback") and token in r.path)
-        assert ack.json["type"] == 5, "deferred first"
-        reply = await discord.wait_for(lambda r: r.method in ("POST", "PATCH") and token in r.path and r.files)
+        reply = await answered(discord, token)
+        assert acks(discord, token) == [5], "deferred first"
         ((name, data),) = reply.files.items()
         img = Image.open(io.BytesIO(data))
         assert name.endswith(".png") and img.format == "PNG" and img.size == (256, 256)
         assert reply.json["content"] == "seed 42"
+        assert not [r for r in discord.requests if r.method == "PATCH" and token in r.path], "a quick answer, no note"
+
+
+async def test_a_slow_face_shows_the_queue_note_then_removes_it():
+    async with running_bot() as (discord, _):
+        token = await discord.slash("face", {"seed": SLOW_SEED})
+        reply = await answered(discord, token)
+        assert reply.files and reply.json["content"] == f"seed {SLOW_SEED}"
         notes = [r.json["content"] for r in discord.requests if r.method == "PATCH" and token in r.path]
-        if window_ms > 1000:
-            assert notes == ["⏳ You're #1 in the queue…"]
-            await discord.wait_for(lambda r: r.method == "DELETE" and token in r.path)
-        else:
-            assert notes == [], "a quick answer needs no progress note"
-    finally:
-        log = await stop(proc)
-        await discord.stop()
-    assert "wire-token" not in log, "the token never appears in logs"
+        assert notes == ["🎨 Drawing…"]
+        await discord.wait_for(lambda r: r.method == "DELETE" and token in r.path)
+
+
+@pytest.mark.parametrize("fault", ["PATCH", "DELETE"])
+async def test_a_failing_queue_note_changes_nothing(fault):
+    """Defect 6: the note is best effort; the face arrives, and nothing else is said."""
+    async with running_bot() as (discord, _):
+        discord.fail(fault, "/webhooks/*/messages/@original", status=400 if fault == "PATCH" else 500, times=5)
+        token = await discord.slash("face", {"seed": SLOW_SEED})
+        reply = await answered(discord, token)
+        assert reply.files and reply.json["content"] == f"seed {SLOW_SEED}"
+        assert not [r for r in discord.requests if token in r.path and "went wrong" in str(r.json)]
+
+
+async def test_a_refused_follow_up_still_ends_in_a_message():
+    """Defect 5: Discord refuses the image (400): the user is told so where "thinking..." was."""
+    async with running_bot() as (discord, _):
+        discord.fail("POST", f"/webhooks/{APP_ID}/*", status=400)
+        token = await discord.slash("face", {"seed": 5})
+        reply = await answered(discord, token)
+        assert reply.method == "PATCH" and "Discord would not take the message" in reply.json["content"]
+
+
+async def test_sigterm_answers_every_morph_in_flight_then_exits_0():
+    """Defect 1: three 48-frame morphs in flight when the host stops the process."""
+    async with running_bot() as (discord, proc):
+        tokens = [
+            await discord.slash("morph", {"seed_a": i, "seed_b": i + 10, "frames": 48}, USERS[i]) for i in range(3)
+        ]
+        for token in tokens:
+            await discord.wait_for(lambda r, t=token: r.path.endswith("/callback") and t in r.path)
+        assert not any(answers(discord, t) for t in tokens), "all three still in flight"
+        proc.send_signal(signal.SIGTERM)
+        await asyncio.sleep(0.3)
+        late = await discord.slash("face", {"seed": 1}, USERS[4])  # arrives while draining
+        code = await asyncio.wait_for(proc.wait(), 30)
+        assert "restarting" in text(await answered(discord, late))
+        for token in tokens:
+            (reply,) = answers(discord, token)
+            assert reply.files and next(iter(reply.files)).endswith(".gif")
+        assert code == 0
+    assert "SIGTERM: finishing the requests in flight" in discord.log
+
+
+async def test_a_hung_generator_call_times_out_alone_and_sigint_still_ends_the_bot():
+    """Defect 2: the hung request is told, the next user is answered, shutdown stays bounded."""
+    async with running_bot({"EXPRESSIONS_DRAW_TIMEOUT_S": "2", "EXPRESSIONS_SHUTDOWN_TIMEOUT_S": "3"}) as (
+        discord,
+        proc,
+    ):
+        hung = await discord.slash("face", {"seed": HANG_SEED}, USERS[0])
+        await asyncio.sleep(0.2)
+        start = time.monotonic()
+        other = await discord.slash("face", {"seed": 8}, USERS[1])
+        assert (await answered(discord, other)).files
+        assert time.monotonic() - start < 2 + 4, "answered within the timeout plus a few seconds"
+        assert "longer than 2 s" in text(await answered(discord, hung))
+        again = await discord.slash("face", {"seed": 9}, USERS[2])
+        assert (await answered(discord, again)).files, "a new worker serves after the hung one"
+        await discord.slash("face", {"seed": HANG_SEED}, USERS[3])  # hangs the new worker during shutdown
+        await asyncio.sleep(0.5)
+        start = time.monotonic()
+        proc.send_signal(signal.SIGINT)
+        code = await asyncio.wait_for(proc.wait(), 15)
+        assert code == 0 and time.monotonic() - start < 15
+
+
+@pytest.mark.parametrize(
+    "command, options, message",
+    [
+        ("morph", {"seed_a": 1, "seed_b": 2, "frames": 300}, "frames must be a whole number from 2 to 48"),
+        ("face", {"seed": 1, "truncation": 0.0}, "truncation must be a number from 0.1 to 1"),
+        ("face", {"seed": -1}, "seed must be a whole number"),
+        ("face", {"seed": 2**40}, "seed must be a whole number"),
+        ("face", {"seed": 1, "smiling": 99.0}, "smiling must be from -3 to 3"),
+        ("face", {"seed": 1, "glasses": "maybe"}, "glasses is a toggle"),
+    ],
+)
+async def test_forged_payloads_get_a_clear_answer_and_draw_nothing(command, options, message):
+    """Defect 9 (and 8's truncation=0): Discord's option limits are checked again by the bot."""
+    async with running_bot() as (discord, _):
+        start = time.monotonic()
+        token = await discord.slash(command, options)
+        reply = await answered(discord, token)
+        assert reply.path.endswith("/callback") and message in text(reply), text(reply)
+        assert reply.json["data"]["flags"] & 64, "ephemeral"
+        assert time.monotonic() - start < 3 and not any(r.files for r in discord.requests)
+
+
+async def test_malformed_and_unknown_buttons_get_an_answer():
+    """Defect 9: a press on a button the bot cannot read is acknowledged with a clear message."""
+    async with running_bot() as (discord, _):
+        face = await answered(discord, await discord.slash("face", {"seed": 3}))
+        message = discord.messages[next(m for m in discord.messages if discord.messages[m]["content"] == "seed 3")]
+        assert face.files
+        cases = {
+            "xp:reroll:not-a-state:123": "damaged",
+            "xp:vary:3.100.zzzz.:abc": "damaged",
+            "xp:details:3.100.0000.sm:1": "damaged",
+            "xp:details:3.5.0000.:1": "damaged",
+            "xp:details:3.100.0000.sm+:1": "dropped sm on",
+            "xp:bogus:1.2.3:4": "older version",
+            "something-else-entirely": "older version",
+        }
+        for custom_id, expected in cases.items():
+            token = await discord.click(message, custom_id)
+            reply = await answered(discord, token)
+            assert expected in text(reply) and reply.json["data"]["flags"] & 64, (custom_id, text(reply))
+
+
+async def test_every_button_over_the_wire():
+    async with running_bot() as (discord, _):
+        await answered(discord, await discord.slash("face", {"seed": 3, "smiling": 0.4}, USERS[0]))
+        message = next(m for m in discord.messages.values() if m["content"].startswith("seed 3"))
+        ids = {c["label"]: c["custom_id"] for row in message["components"] for c in row["components"]}
+        assert list(ids) == ["Reroll", "Variations", "Morph to new face", "Details", "Delete"]
+        details = text(await answered(discord, await discord.click(message, ids["Details"], USERS[1])))
+        assert "**smiling** +0.4" in details, "defect 3: +0.4 survives the button"
+        for label in ("Reroll", "Variations", "Morph to new face"):
+            reply = await answered(discord, await discord.click(message, ids[label], USERS[0]))
+            assert reply.files and reply.json["components"], label
+        refused = await answered(discord, await discord.click(message, ids["Delete"], USERS[1]))
+        assert "Only <@" in text(refused)
+        deleted = await answered(discord, await discord.click(message, ids["Delete"], USERS[0]))
+        assert deleted.method == "DELETE"
+
+
+async def test_a_failed_delete_is_reported():
+    """Defect 5: Discord refuses the deletion: the requester is told."""
+    async with running_bot() as (discord, _):
+        await answered(discord, await discord.slash("face", {"seed": 4}))
+        message = next(m for m in discord.messages.values() if m["content"] == "seed 4")
+        delete = next(
+            c["custom_id"] for row in message["components"] for c in row["components"] if c["label"] == "Delete"
+        )
+        discord.fail("DELETE", "/webhooks/*/messages/@original", status=403)
+        token = await discord.click(message, delete)
+        reply = await answered(discord, token)
+        assert "would not delete" in text(reply)
+
+
+async def test_unreachable_discord_is_one_line():
+    with socket.socket() as s:  # a port on this machine that nothing listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = await start_bot({"DISCORD_TOKEN": "x", "EXPRESSIONS_FAKE_DISCORD_URL": f"http://127.0.0.1:{port}"})
+    code = await asyncio.wait_for(proc.wait(), 60)
+    log = await stop(proc)
+    assert code == 1 and "error: cannot reach Discord" in log and "Traceback" not in log, log
 
 
 async def test_rejected_token_exits_with_one_clear_line():

@@ -44,6 +44,7 @@ MARGIN = 1.0  # toggles stand this many standard deviations past the boundary
 @dataclass(frozen=True)
 class Spec:
     name: str
+    key: str  # stored in every button of a face with this edit: never reuse or change one
     celeba: str
     sign: int
     kind: str
@@ -52,21 +53,21 @@ class Spec:
 
 
 SPECS = (
-    Spec("smiling", "Smiling", 1, "slider", "smile (+) or straight face (-)"),
-    Spec("glasses", "Eyeglasses", 1, "toggle", "put glasses on or take them off"),
-    Spec("masculine", "Male", 1, "slider", "more masculine (+) or feminine (-) features"),
-    Spec("age", "Young", -1, "slider", "older (+) or younger (-)"),
-    Spec("pale", "Pale_Skin", 1, "slider", "paler (+) or less pale (-) skin"),
-    Spec("blond", "Blond_Hair", 1, "slider", "blond hair", ("Black_Hair", "Brown_Hair")),
-    Spec("black_hair", "Black_Hair", 1, "slider", "black hair", ("Blond_Hair", "Brown_Hair")),
-    Spec("brown_hair", "Brown_Hair", 1, "slider", "brown hair", ("Blond_Hair", "Black_Hair")),
-    Spec("gray_hair", "Gray_Hair", 1, "slider", "gray hair"),
-    Spec("bald", "Bald", 1, "slider", "less (-) or more (+) hair on top"),
-    Spec("beard", "No_Beard", -1, "slider", "beard (+) or clean-shaven (-)"),
-    Spec("makeup", "Heavy_Makeup", 1, "slider", "heavy makeup", ("Wearing_Lipstick",)),
-    Spec("hat", "Wearing_Hat", 1, "toggle", "put a hat on or take it off"),
-    Spec("bangs", "Bangs", 1, "slider", "bangs over the forehead"),
-    Spec("mouth_open", "Mouth_Slightly_Open", 1, "slider", "open (+) or close (-) the mouth", ("Smiling",)),
+    Spec("smiling", "sm", "Smiling", 1, "slider", "smile (+) or straight face (-)"),
+    Spec("glasses", "gl", "Eyeglasses", 1, "toggle", "put glasses on or take them off"),
+    Spec("masculine", "ma", "Male", 1, "slider", "more masculine (+) or feminine (-) features"),
+    Spec("age", "ag", "Young", -1, "slider", "older (+) or younger (-)"),
+    Spec("pale", "pa", "Pale_Skin", 1, "slider", "paler (+) or less pale (-) skin"),
+    Spec("blond", "bl", "Blond_Hair", 1, "slider", "blond hair", ("Black_Hair", "Brown_Hair")),
+    Spec("black_hair", "bk", "Black_Hair", 1, "slider", "black hair", ("Blond_Hair", "Brown_Hair")),
+    Spec("brown_hair", "br", "Brown_Hair", 1, "slider", "brown hair", ("Blond_Hair", "Black_Hair")),
+    Spec("gray_hair", "gr", "Gray_Hair", 1, "slider", "gray hair"),
+    Spec("bald", "bd", "Bald", 1, "slider", "less (-) or more (+) hair on top"),
+    Spec("beard", "be", "No_Beard", -1, "slider", "beard (+) or clean-shaven (-)"),
+    Spec("makeup", "mk", "Heavy_Makeup", 1, "slider", "heavy makeup", ("Wearing_Lipstick",)),
+    Spec("hat", "ht", "Wearing_Hat", 1, "toggle", "put a hat on or take it off"),
+    Spec("bangs", "bn", "Bangs", 1, "slider", "bangs over the forehead"),
+    Spec("mouth_open", "mo", "Mouth_Slightly_Open", 1, "slider", "open (+) or close (-) the mouth", ("Smiling",)),
 )
 
 
@@ -173,6 +174,7 @@ def fit(
         direction = project_off(normal, [boundaries[c][0] for c in conds])
         a = Attribute(
             name=s.name,
+            key=s.key,
             celeba=s.celeba,
             sign=s.sign,
             kind=s.kind,

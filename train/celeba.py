@@ -43,8 +43,12 @@ from .errors import TrainError
 PREPARE_HELP = "build a pack from the official CelebA files (img_align_celeba + list_attr_celeba.txt)"
 ALIGNED_SIZE = (178, 218)  # every img_align_celeba image
 CROP_CENTER, CROP_SIDE = (89, 118), 148
-CROP_BOX = (CROP_CENTER[0] - CROP_SIDE // 2, CROP_CENTER[1] - CROP_SIDE // 2,
-            CROP_CENTER[0] + CROP_SIDE // 2, CROP_CENTER[1] + CROP_SIDE // 2)  # fmt: skip
+CROP_BOX = (
+    CROP_CENTER[0] - CROP_SIDE // 2,
+    CROP_CENTER[1] - CROP_SIDE // 2,
+    CROP_CENTER[0] + CROP_SIDE // 2,
+    CROP_CENTER[1] + CROP_SIDE // 2,
+)
 WEBP_QUALITY = 90
 IMAGES, ATTRIBUTES, PARTITION = "img_align_celeba", "list_attr_celeba", "list_eval_partition.txt"
 CHUNK = 256  # images handed to the worker processes at a time
@@ -184,8 +188,15 @@ def holdout_rule(rule: str, root: Path) -> tuple[Callable[[int], bool], str]:
     return (lambda n: n % k == 0), f"every CelebA number divisible by {k}"
 
 
-def prepare(root: Path | str, out: Path | str, holdout: str = "every:12", limit: int | None = None,
-            workers: int | None = None, overwrite: bool = False, progress: bool = True) -> Report:  # fmt: skip
+def prepare(
+    root: Path | str,
+    out: Path | str,
+    holdout: str = "every:12",
+    limit: int | None = None,
+    workers: int | None = None,
+    overwrite: bool = False,
+    progress: bool = True,
+) -> Report:
     """Write out/{train,holdout}.zip and *_attributes.csv (and a README) from a CelebA download."""
     root, out = Path(root), Path(out)
     if not root.is_dir():

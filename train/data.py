@@ -141,8 +141,17 @@ class BatchStream:
     handle of their own (Pillow decodes WebP without holding the GIL).
     """
 
-    def __init__(self, root: Path | str, split: str, batch: int, *, seed: int = 0, limit: int | None = None,
-                 workers: int | None = None, prefetch: int = 4):  # fmt: skip
+    def __init__(
+        self,
+        root: Path | str,
+        split: str,
+        batch: int,
+        *,
+        seed: int = 0,
+        limit: int | None = None,
+        workers: int | None = None,
+        prefetch: int = 4,
+    ):
         self.path = _pack_file(root, f"{split}.zip")
         self.files = members(root, split, limit)
         if len(self.files) < batch:
@@ -207,8 +216,14 @@ def main(argv: list[str] | None = None) -> None:
 
     p = argparse.ArgumentParser(prog="python -m train.data", description="Face packs for training.")
     sub = p.add_subparsers(dest="command", required=True)
-    celeba.add_prepare_arguments(sub.add_parser("prepare", help=celeba.PREPARE_HELP, description=celeba.__doc__,
-                                                formatter_class=argparse.RawDescriptionHelpFormatter))  # fmt: skip
+    celeba.add_prepare_arguments(
+        sub.add_parser(
+            "prepare",
+            help=celeba.PREPARE_HELP,
+            description=celeba.__doc__,
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
+    )
     args = p.parse_args(argv)
     celeba.prepare_from_args(args)
 

@@ -1,0 +1,156 @@
+"""The buttons under every face: one DynamicItem class per action, as in discord.py's
+`examples/views/dynamic_counter.py`. Each custom_id carries the face's whole state and its
+requester (`xp:<action>:<state>:<owner>`), and the bot registers these classes in setup_hook, so
+buttons on old messages keep working after a restart or a slider refit (see bot/state.py).
+
+A custom_id that cannot be read still reaches its class (the templates accept anything between
+the colons) and is answered with a clear message in `interaction_check`; ids that match no
+template at all are answered by `FaceCog.on_interaction`.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from typing import TYPE_CHECKING, Any, ClassVar
+
+import discord
+
+from gan import Faces
+
+from .replies import FAILED, tell
+from .state import Decoded, FaceState, decode
+
+if TYPE_CHECKING:
+    from .cog import FaceCog
+
+log = logging.getLogger(__name__)
+PREFIX = "xp"
+BROKEN = "This button is damaged or from another bot, so I can't tell which face it belongs to. Try /face."
+
+
+def _template(action: str) -> str:
+    return rf"{PREFIX}:{action}:(?P<state>[^:]{{0,90}}):(?P<owner>[^:]{{0,25}})"
+
+
+class FaceButton(discord.ui.DynamicItem[discord.ui.Button], template=_template("[a-z]+")):
+    """What every face button shares: reading its custom_id, and always answering."""
+
+    ACTION: ClassVar[str]
+    LABEL: ClassVar[str]
+    EMOJI: ClassVar[str]
+    STYLE: ClassVar[discord.ButtonStyle] = discord.ButtonStyle.secondary
+
+    def __init__(self, custom_id: str, decoded: Decoded | None = None, owner: int = 0, error: str = ""):
+        super().__init__(discord.ui.Button(label=self.LABEL, emoji=self.EMOJI, style=self.STYLE, custom_id=custom_id))
+        self.decoded, self.owner, self.error = decoded, owner, error
+
+    @classmethod
+    def for_face(cls, state: FaceState, owner: int, faces: Faces) -> FaceButton:
+        return cls(f"{PREFIX}:{cls.ACTION}:{state.encode(faces)}:{owner}", Decoded(state, [], False), owner)
+
+    @classmethod
+    async def from_custom_id(cls, interaction: discord.Interaction, item: discord.ui.Button, match: re.Match[str]):
+        cog = _cog(interaction)
+        try:  # never raise here: discord.py would drop the interaction without a word
+            owner = int(match["owner"]) if match["owner"].isdigit() else None
+            if owner is None or cog is None:
+                raise ValueError("no owner" if cog is not None else "the bot is starting")
+            return cls(item.custom_id, decode(match["state"], cog.faces), owner)
+        except (ValueError, IndexError) as e:
+            log.info("unreadable button %r: %s", item.custom_id, e)
+            return cls(item.custom_id, error=BROKEN)
+
+    async def interaction_check(self, interaction: discord.Interaction) -> bool:
+        if self.error:
+            await tell(interaction, f"⚠️ {self.error}")
+            return False
+        return True
+
+    async def callback(self, interaction: discord.Interaction) -> None:
+        try:
+            await self.run(interaction, _cog(interaction))
+        except Exception:  # noqa: BLE001 - logged; the user still gets an answer
+            log.exception("button %s failed", self.custom_id)
+            await tell(interaction, f"⚠️ {FAILED}")
+
+    async def run(self, interaction: discord.Interaction, cog: FaceCog) -> None:
+        raise NotImplementedError
+
+
+def _cog(interaction: discord.Interaction) -> Any:
+    return interaction.client.get_cog("FaceCog")  # type: ignore[attr-defined]
+
+
+class RerollButton(FaceButton, template=_template("reroll")):
+    ACTION, LABEL, EMOJI, STYLE = "reroll", "Reroll", "🎲", discord.ButtonStyle.primary
+
+    async def run(self, interaction: discord.Interaction, cog: FaceCog) -> None:
+        s = self.decoded.state
+        await cog.draw_face(interaction, FaceState(cog.new_seed(), s.truncation, s.edits), self.decoded.notice())
+
+
+class VariationsButton(FaceButton, template=_template("vary")):
+    ACTION, LABEL, EMOJI = "vary", "Variations", "🔀"
+
+    async def run(self, interaction: discord.Interaction, cog: FaceCog) -> None:
+        await cog.draw_variations(interaction, self.decoded.state, self.decoded.notice())
+
+
+class MorphButton(FaceButton, template=_template("morph")):
+    ACTION, LABEL, EMOJI = "morph", "Morph to new face", "🌀"
+
+    async def run(self, interaction: discord.Interaction, cog: FaceCog) -> None:
+        await cog.draw_morph(interaction, self.decoded.state, cog.new_seed(), 16, self.decoded.notice())
+
+
+class DetailsButton(FaceButton, template=_template("details")):
+    ACTION, LABEL, EMOJI = "details", "Details", "ℹ️"
+
+    async def run(self, interaction: discord.Interaction, cog: FaceCog) -> None:
+        await tell(interaction, cog.details_text(self.decoded, self.owner))
+
+
+class DeleteButton(FaceButton, template=_template("delete")):
+    ACTION, LABEL, EMOJI, STYLE = "delete", "Delete", "🗑️", discord.ButtonStyle.danger
+
+    async def interaction_check(self, interaction: discord.Interaction) -> bool:
+        if not await super().interaction_check(interaction):
+            return False
+        if interaction.user.id != self.owner:
+            await tell(interaction, f"Only <@{self.owner}> can delete this.")
+            return False
+        return True
+
+    async def run(self, interaction: discord.Interaction, cog: FaceCog) -> None:
+        await interaction.response.defer()
+        try:
+            await interaction.delete_original_response()
+        except discord.HTTPException as e:
+            log.warning("delete failed: %s", e)
+            await tell(interaction, "⚠️ Discord would not delete that message just now. Please try again.")
+
+
+FACE_BUTTONS = (RerollButton, VariationsButton, MorphButton, DetailsButton, DeleteButton)
+
+
+def face_view(state: FaceState, owner: int, faces: Faces) -> discord.ui.View:
+    """The five buttons under a face."""
+    return _view(FACE_BUTTONS, state, owner, faces)
+
+
+def result_view(state: FaceState, owner: int, faces: Faces) -> discord.ui.View:
+    """Under variations and morphs: their requester can delete them."""
+    return _view((DeleteButton,), state, owner, faces)
+
+
+def _view(buttons: tuple[type[FaceButton], ...], state: FaceState, owner: int, faces: Faces) -> discord.ui.View:
+    view = discord.ui.View(timeout=None)
+    for cls in buttons:
+        view.add_item(cls.for_face(state, owner, faces))
+    return view
+
+
+def known(custom_id: str) -> bool:
+    """Whether one of the face buttons will pick this custom_id up."""
+    return any(cls.__discord_ui_compiled_template__.fullmatch(custom_id) for cls in FACE_BUTTONS)

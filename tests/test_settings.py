@@ -1,0 +1,44 @@
+"""Bot settings: every value checked at start, one line naming the variable (defect 7), no token in repr."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.settings import Settings
+
+
+@pytest.mark.parametrize(
+    "env, message",
+    [
+        ({"EXPRESSIONS_BATCH_WINDOW_MS": "inf"}, "EXPRESSIONS_BATCH_WINDOW_MS must be a finite number"),
+        ({"EXPRESSIONS_BATCH_WINDOW_MS": "nan"}, "EXPRESSIONS_BATCH_WINDOW_MS must be a finite number"),
+        ({"EXPRESSIONS_BATCH_WINDOW_MS": "1e9"}, "EXPRESSIONS_BATCH_WINDOW_MS must be from 0 to 1000"),
+        ({"EXPRESSIONS_BATCH_WINDOW_MS": "-1"}, "must be from 0 to 1000"),
+        ({"EXPRESSIONS_BATCHING": "maybe"}, "EXPRESSIONS_BATCHING must be one of 1, true"),
+        ({"EXPRESSIONS_QUEUE_DEPTH": "0"}, "EXPRESSIONS_QUEUE_DEPTH must be from 1"),
+        ({"EXPRESSIONS_QUEUE_DEPTH": "2.5"}, "EXPRESSIONS_QUEUE_DEPTH must be a whole number"),
+        ({"EXPRESSIONS_PER_USER": "1000"}, "EXPRESSIONS_PER_USER must be from 1 to 100"),
+        ({"EXPRESSIONS_DRAW_TIMEOUT_S": "0"}, "EXPRESSIONS_DRAW_TIMEOUT_S must be from 1 to 600"),
+        ({"EXPRESSIONS_SHUTDOWN_TIMEOUT_S": "inf"}, "EXPRESSIONS_SHUTDOWN_TIMEOUT_S must be a finite number"),
+        ({"EXPRESSIONS_DEVICE": "tpu"}, "EXPRESSIONS_DEVICE must be one of auto, cpu, cuda"),
+        ({"EXPRESSIONS_DEV_GUILD": "abc"}, "EXPRESSIONS_DEV_GUILD must be a whole number"),
+        ({"EXPRESSIONS_FAKE_DISCORD_URL": "http://discord.example.com"}, "must point at this machine"),
+    ],
+)
+def test_bad_settings_are_one_clear_line(env, message):
+    with pytest.raises(ValueError, match=message) as e:
+        Settings.from_env(env)
+    assert "\n" not in str(e.value)
+
+
+def test_good_settings_parse():
+    s = Settings.from_env(
+        {"EXPRESSIONS_BATCHING": "off", "EXPRESSIONS_BATCH_WINDOW_MS": "2.5", "EXPRESSIONS_DEV_GUILD": " 123 "}
+    )
+    assert s.batching is False and s.batch_window_ms == 2.5 and s.dev_guild == 123
+    assert Settings.from_env({}) == Settings()
+
+
+def test_the_token_never_shows_in_repr():
+    s = Settings.from_env({"DISCORD_TOKEN": "secret-token-value"})
+    assert s.token == "secret-token-value" and "secret-token-value" not in repr(s) and "secret" not in str(s)
