@@ -14,6 +14,7 @@ import itertools
 import json
 import os
 import sys
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -23,6 +24,7 @@ from bot.settings import ENV_NAMES
 from tests.conftest import ROOT
 
 APP_ID = "100000000000000001"
+QUEUE_NOTES = ("⏳ You're #", "🎨 Drawing")  # the bot's progress notes: not an answer
 BOT_USER = {
     "id": APP_ID,
     "username": "expressions",
@@ -48,6 +50,14 @@ class Request:
     json: dict | list | None = None
     files: dict[str, bytes] = field(default_factory=dict)
     status: int = 200  # what the fake answered
+    message: dict | None = None  # the message it created or edited, if any
+    at: float = field(default_factory=time.perf_counter)
+
+    @property
+    def content(self) -> str:
+        """The text the user sees: a callback's message data, or a webhook call's body."""
+        body = (self.json or {}).get("data") or {} if self.path.endswith("/callback") else self.json or {}
+        return body.get("content", "")
 
 
 @dataclass
@@ -212,8 +222,28 @@ class FakeDiscord:
                 for name, data in rec.files.items()
             ],
         }
-        self.messages[message["id"]] = message
+        self.messages[message["id"]] = rec.message = message
         return message
+
+    # --- what an interaction got ----------------------------------------------------------------
+    def acks(self, token: str) -> list[Request]:
+        return [r for r in self.requests if r.path.endswith("/callback") and token in r.path and r.status < 400]
+
+    def answers(self, token: str) -> list[Request]:
+        """What the user of that interaction was finally shown: an immediate message, a follow-up, an
+        edit of the original that is not the queue note, or the deletion of the message (Delete)."""
+        mine = [r for r in self.requests if token in r.path and r.status < 400]
+        noted = any(r.method == "PATCH" for r in mine)
+        out = []
+        for r in mine:
+            if r.path.endswith("/callback"):
+                if r.json["type"] == 4:
+                    out.append(r)
+            elif r.method == "POST" or (r.method == "DELETE" and not noted):
+                out.append(r)
+            elif r.method == "PATCH" and not r.content.startswith(QUEUE_NOTES):
+                out.append(r)
+        return out
 
     async def wait_for(self, predicate, timeout: float = 60.0) -> Request:
         """The first recorded request matching predicate (waiting for it if need be)."""

@@ -61,47 +61,17 @@ async def running_bot(settings: dict | None = None, prelude: str = FAULTY_DECODE
     assert TOKEN not in discord.log, "the token never appears in logs"
 
 
-def for_token(token: str):
-    return lambda r: token in r.path
-
-
-def acks(discord: FakeDiscord, token: str) -> list[int]:
-    return [r.json["type"] for r in discord.requests if r.path.endswith("/callback") and token in r.path]
-
-
-def answers(discord: FakeDiscord, token: str) -> list[Request]:
-    """What the user of that interaction was finally shown: an immediate message, a follow-up, an
-    edit of the original that is not the queue note, or the deletion of the message (Delete)."""
-    out = []
-    for r in discord.requests:
-        if token not in r.path or r.status >= 400:
-            continue
-        if r.path.endswith("/callback") and r.json["type"] == 4:
-            out.append(r)
-        elif r.method == "POST" and r.path == f"/webhooks/{APP_ID}/{token}":
-            out.append(r)
-        elif r.method == "PATCH" and not (r.json or {}).get("content", "").startswith(("⏳ You're", "🎨")):
-            out.append(r)
-        elif r.method == "DELETE" and not any(n.method == "PATCH" for n in discord.requests if token in n.path):
-            out.append(r)
-    return out
-
-
-def text(r: Request) -> str:
-    return ((r.json.get("data") or r.json) if r.path.endswith("/callback") else r.json).get("content", "")
-
-
 async def answered(discord: FakeDiscord, token: str, timeout: float = 60) -> Request:
     """Wait for the one answer of an interaction."""
     deadline = time.monotonic() + timeout
-    while not answers(discord, token):
+    while not discord.answers(token):
         assert time.monotonic() < deadline, (
             f"no answer for {token}: {[(r.method, r.path) for r in discord.requests if token in r.path]}"
         )
         await asyncio.sleep(0.05)
     await asyncio.sleep(0.3)  # anything more would be a duplicate
-    (answer,) = answers(discord, token)
-    assert len(acks(discord, token)) == 1
+    (answer,) = discord.answers(token)
+    assert len(discord.acks(token)) == 1
     return answer
 
 
@@ -111,7 +81,7 @@ async def test_face_over_the_wire():
         assert {c["name"] for c in commands} == {"face", "morph", "attributes"}
         token = await discord.slash("face", {"seed": 42})
         reply = await answered(discord, token)
-        assert acks(discord, token) == [5], "deferred first"
+        assert [r.json["type"] for r in discord.acks(token)] == [5], "deferred first"
         ((name, data),) = reply.files.items()
         img = Image.open(io.BytesIO(data))
         assert name.endswith(".png") and img.format == "PNG" and img.size == (256, 256)
@@ -157,14 +127,14 @@ async def test_sigterm_answers_every_morph_in_flight_then_exits_0():
         ]
         for token in tokens:
             await discord.wait_for(lambda r, t=token: r.path.endswith("/callback") and t in r.path)
-        assert not any(answers(discord, t) for t in tokens), "all three still in flight"
+        assert not any(discord.answers(t) for t in tokens), "all three still in flight"
         proc.send_signal(signal.SIGTERM)
         await asyncio.sleep(0.3)
         late = await discord.slash("face", {"seed": 1}, USERS[4])  # arrives while draining
         code = await asyncio.wait_for(proc.wait(), 30)
-        assert "restarting" in text(await answered(discord, late))
+        assert "restarting" in (await answered(discord, late)).content
         for token in tokens:
-            (reply,) = answers(discord, token)
+            (reply,) = discord.answers(token)
             assert reply.files and next(iter(reply.files)).endswith(".gif")
         assert code == 0
     assert "SIGTERM: finishing the requests in flight" in discord.log
@@ -182,7 +152,7 @@ async def test_a_hung_generator_call_times_out_alone_and_sigint_still_ends_the_b
         other = await discord.slash("face", {"seed": 8}, USERS[1])
         assert (await answered(discord, other)).files
         assert time.monotonic() - start < 2 + 4, "answered within the timeout plus a few seconds"
-        assert "longer than 2 s" in text(await answered(discord, hung))
+        assert "longer than 2 s" in (await answered(discord, hung)).content
         again = await discord.slash("face", {"seed": 9}, USERS[2])
         assert (await answered(discord, again)).files, "a new worker serves after the hung one"
         await discord.slash("face", {"seed": HANG_SEED}, USERS[3])  # hangs the new worker during shutdown
@@ -210,7 +180,7 @@ async def test_forged_payloads_get_a_clear_answer_and_draw_nothing(command, opti
         start = time.monotonic()
         token = await discord.slash(command, options)
         reply = await answered(discord, token)
-        assert reply.path.endswith("/callback") and message in text(reply), text(reply)
+        assert reply.path.endswith("/callback") and message in reply.content, reply.content
         assert reply.json["data"]["flags"] & 64, "ephemeral"
         assert time.monotonic() - start < 3 and not any(r.files for r in discord.requests)
 
@@ -233,7 +203,7 @@ async def test_malformed_and_unknown_buttons_get_an_answer():
         for custom_id, expected in cases.items():
             token = await discord.click(message, custom_id)
             reply = await answered(discord, token)
-            assert expected in text(reply) and reply.json["data"]["flags"] & 64, (custom_id, text(reply))
+            assert expected in reply.content and reply.json["data"]["flags"] & 64, (custom_id, reply.content)
 
 
 async def test_every_button_over_the_wire():
@@ -242,13 +212,13 @@ async def test_every_button_over_the_wire():
         message = next(m for m in discord.messages.values() if m["content"].startswith("seed 3"))
         ids = {c["label"]: c["custom_id"] for row in message["components"] for c in row["components"]}
         assert list(ids) == ["Reroll", "Variations", "Morph to new face", "Details", "Delete"]
-        details = text(await answered(discord, await discord.click(message, ids["Details"], USERS[1])))
+        details = (await answered(discord, await discord.click(message, ids["Details"], USERS[1]))).content
         assert "**smiling** +0.4" in details, "defect 3: +0.4 survives the button"
         for label in ("Reroll", "Variations", "Morph to new face"):
             reply = await answered(discord, await discord.click(message, ids[label], USERS[0]))
             assert reply.files and reply.json["components"], label
         refused = await answered(discord, await discord.click(message, ids["Delete"], USERS[1]))
-        assert "Only <@" in text(refused)
+        assert "Only <@" in refused.content
         deleted = await answered(discord, await discord.click(message, ids["Delete"], USERS[0]))
         assert deleted.method == "DELETE"
 
@@ -264,7 +234,7 @@ async def test_a_failed_delete_is_reported():
         discord.fail("DELETE", "/webhooks/*/messages/@original", status=403)
         token = await discord.click(message, delete)
         reply = await answered(discord, token)
-        assert "would not delete" in text(reply)
+        assert "would not delete" in reply.content
 
 
 async def test_unreachable_discord_is_one_line():

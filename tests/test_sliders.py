@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 import torch
 
 from gan import Faces
+from gan.attributes import AttributeSet
+from gan.checkpoint import load_tensors, save_tensors
 from train.classifier import load_classifier, predict
 
 REQUIRED = ("Male", "Young", "Pale_Skin")
@@ -112,3 +116,27 @@ def test_glasses_toggle_puts_glasses_on(faces: Faces, classifier):
     before = mean_probability(faces, classifier, "Eyeglasses", {})
     after = mean_probability(faces, classifier, "Eyeglasses", {"glasses": "on"})
     assert after > before + 0.2, (before, after)
+
+
+def test_sliders_have_stable_unique_keys_and_a_fingerprint(faces: Faces, tmp_path):
+    keys = [a.key for a in faces.sliders]
+    assert len(set(keys)) == len(keys) and all(len(k) == 2 for k in keys)
+    assert faces.sliders.by_key["sm"].name == "smiling" and faces.sliders.by_key["gl"].name == "glasses"
+    path = tmp_path / "attributes.safetensors"
+    faces.sliders.save(path)
+    again = AttributeSet.load(path, faces.nz)
+    assert [a.key for a in again] == keys and again.fingerprint == faces.sliders.fingerprint
+    refit = [dataclasses.replace(a, unit=a.unit * 1.1) if a.key == "sm" else a for a in faces.sliders]
+    assert AttributeSet(refit).fingerprint != faces.sliders.fingerprint
+    with pytest.raises(ValueError, match="slider keys must be unique"):
+        AttributeSet([dataclasses.replace(a, key="sm") for a in faces.sliders])
+
+
+def test_slider_files_from_before_keys_load_with_keys_by_position(faces: Faces, tmp_path):
+    path = tmp_path / "attributes.safetensors"
+    faces.sliders.save(path)
+    tensors, meta = load_tensors(path)
+    for r in meta["attributes"]:
+        del r["key"]
+    save_tensors(path, tensors, meta)
+    assert [a.key for a in AttributeSet.load(path, faces.nz)] == [f"{i:02d}" for i in range(len(faces.attributes))]
