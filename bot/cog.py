@@ -36,7 +36,7 @@ from .buttons import face_view, known, result_view
 from .queue import InferenceQueue, Refused, Ticket
 from .replies import FAILED, best_effort, deliver, tell
 from .settings import Settings
-from .state import MAX_FRAMES, TRUNCATION_RANGE, BadRequest, Decoded, FaceState, check_frames, check_seed_option
+from .state import MAX_MORPH_FRAMES, TRUNCATION_RANGE, BadRequest, Decoded, FaceState, check_frames, check_seed_option
 
 if TYPE_CHECKING:
     from .app import ExpressionsBot
@@ -284,7 +284,7 @@ def build_commands(cog: FaceCog) -> list[app_commands.Command]:
     kw = inspect.Parameter.KEYWORD_ONLY
     seed = inspect.Parameter("seed", kw, default=None, annotation=Seed | None)
     truncation = inspect.Parameter("truncation", kw, default=None, annotation=Truncation | None)
-    frames = app_commands.Range[int, 2, MAX_FRAMES] | None
+    frames = app_commands.Range[int, 2, MAX_MORPH_FRAMES] | None
     lo, hi = TRUNCATION_RANGE
     return [
         command(
@@ -310,7 +310,7 @@ def build_commands(cog: FaceCog) -> list[app_commands.Command]:
             {
                 "seed_a": "the face to start from",
                 "seed_b": "the face to end at",
-                "frames": f"2 to {MAX_FRAMES} (default {MORPH_FRAMES})",
+                "frames": f"2 to {MAX_MORPH_FRAMES} (default {MORPH_FRAMES})",
                 "truncation": f"{lo:g}-{hi:g}: lower is tamer",
             },
         ),

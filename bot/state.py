@@ -27,7 +27,7 @@ STEP = 0.1
 SLIDER_CODES = (string.digits + string.ascii_uppercase + string.ascii_lowercase)[:61]  # -3.0 .. +3.0
 TOGGLE_CODES = {"on": "+", "off": "-"}
 TRUNCATION_RANGE = (0.1, 1.0)
-MAX_FRAMES = 48  # of a /morph; every morph is checked against it, whatever Discord let through
+MAX_MORPH_FRAMES = 48  # of a /morph; every morph is checked against it, whatever Discord let through
 PACKED = re.compile(r"(\d{1,10})\.(\d{1,3})\.([0-9a-f]{4})\.((?:[a-z0-9]{2}[0-9A-Za-y+\-])*)")
 EDIT = re.compile(r"([a-z0-9]{2})(.)")
 # buttons posted before slider keys: edit = (index into this order, code); "y"/"z" = toggle off/on
@@ -59,8 +59,8 @@ def check_truncation(value: float | None) -> float:
 def check_frames(value: int | None, default: int = 16) -> int:
     if value is None:
         return default
-    if isinstance(value, bool) or not isinstance(value, int) or not 2 <= value <= MAX_FRAMES:
-        raise BadRequest(f"frames must be a whole number from 2 to {MAX_FRAMES}, got {value!r}")
+    if isinstance(value, bool) or not isinstance(value, int) or not 2 <= value <= MAX_MORPH_FRAMES:
+        raise BadRequest(f"frames must be a whole number from 2 to {MAX_MORPH_FRAMES}, got {value!r}")
     return value
 
 

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import threading
+import time
 
 import numpy as np
 import pytest
 import torch
 
-from bot.queue import InferenceQueue, QueueFull, ShuttingDown, UserBusy
+from bot.queue import DrawTimeout, InferenceQueue, QueueFull, ShuttingDown, UserBusy
 
 
 def make_queue(faces, fail_on: torch.Tensor | None = None, **kw) -> InferenceQueue:
@@ -72,3 +74,45 @@ async def test_close_answers_everything_pending(faces):
             await t.future
     with pytest.raises(ShuttingDown):
         q.submit(faces.latent([9]), 9)
+
+
+def hanging_queue(faces, release: threading.Event, **kw) -> InferenceQueue:
+    """A queue whose generator hangs (until `release`) on any batch holding the latent of seed 13."""
+    bad = faces.latent([13])[0]
+
+    def decode(z: torch.Tensor) -> np.ndarray:
+        if any(torch.equal(row, bad) for row in z):
+            release.wait()
+        return faces.decode(z)
+
+    return InferenceQueue(decode, **kw)
+
+
+async def test_a_hung_call_times_out_alone_and_a_new_worker_serves_the_rest(faces):
+    release = threading.Event()
+    q = hanging_queue(faces, release, window_ms=50, timeout_s=0.5)
+    try:
+        good1, hung, good2 = (q.submit(faces.latent([s]), user_id=s) for s in (1, 13, 2))
+        with pytest.raises(DrawTimeout, match="longer than 0.5 s"):
+            await hung.future
+        assert (await good1.future).shape == (1, 64, 64, 3) and (await good2.future).shape == (1, 64, 64, 3)
+        assert q.abandoned == 2, "the batch's worker, then the one that tried seed 13 alone"
+        assert (await q.submit(faces.latent([3]), user_id=3).future).shape == (1, 64, 64, 3)
+    finally:
+        release.set()
+
+
+async def test_close_is_bounded_even_with_a_hung_worker(faces):
+    release = threading.Event()
+    q = hanging_queue(faces, release, window_ms=0, timeout_s=60)
+    try:
+        hung, waiting = q.submit(faces.latent([13]), user_id=1), q.submit(faces.latent([4]), user_id=2)
+        await asyncio.sleep(0.2)
+        start = time.monotonic()
+        await q.close(timeout=0.5)
+        assert time.monotonic() - start < 2
+        for t in (hung, waiting):
+            with pytest.raises(ShuttingDown):
+                await t.future
+    finally:
+        release.set()
