@@ -1,7 +1,7 @@
 """What a face is made of (seed, truncation, edits): checked where a user's values come in, and packed
 into a button's custom_id so that buttons keep working after restarts and slider refits.
 
-Packed form (at most 70 characters): `seed.truncation.fingerprint.edits`
+Packed form (at most 65 characters): `seed.truncation.fingerprint.edits`
 - truncation in hundredths (10..100), the same rounding the drawing uses;
 - fingerprint: 4 hex digits of the slider set the face was drawn with (`AttributeSet.fingerprint`);
 - edits: 3 characters each, the slider's stable two-letter key, then its value: a slider value as one
@@ -20,7 +20,7 @@ import string
 from dataclasses import dataclass, field
 
 from gan import Faces
-from gan.attributes import SLIDER_RANGE, describe
+from gan.attributes import KEY, SLIDER_RANGE, describe
 from gan.latent import MAX_SEED, check_seed
 
 STEP = 0.1
@@ -28,8 +28,8 @@ SLIDER_CODES = (string.digits + string.ascii_uppercase + string.ascii_lowercase)
 TOGGLE_CODES = {"on": "+", "off": "-"}
 TRUNCATION_RANGE = (0.1, 1.0)
 MAX_MORPH_FRAMES = 48  # of a /morph; every morph is checked against it, whatever Discord let through
-PACKED = re.compile(r"(\d{1,10})\.(\d{1,3})\.([0-9a-f]{4})\.((?:[a-z0-9]{2}[0-9A-Za-y+\-])*)")
-EDIT = re.compile(r"([a-z0-9]{2})(.)")
+PACKED = re.compile(rf"(\d{{1,10}})\.(\d{{1,3}})\.([0-9a-f]{{4}})\.((?:{KEY.pattern}[0-9A-Za-y+\-])*)")
+EDIT = re.compile(rf"({KEY.pattern})(.)")
 # buttons posted before slider keys: edit = (index into this order, code); "y"/"z" = toggle off/on
 LEGACY = re.compile(r"(\d{1,10})\.(\d{1,3})\.((?:[0-9a-zA-Z]{2})*)")
 LEGACY_ORDER = ("sm", "gl", "ma", "ag", "pa", "bl", "bk", "br", "gr", "bd", "be", "mk", "ht", "bn", "mo")  # keys
