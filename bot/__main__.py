@@ -15,6 +15,7 @@ import sys
 
 import aiohttp
 import discord
+import yarl
 from dotenv import load_dotenv
 
 from gan import CheckpointError
@@ -67,7 +68,9 @@ def main() -> int:
         print(f"error: DISCORD_TOKEN is not set: {HINT}", file=sys.stderr)
         return 2
     if settings.fake_discord_url:
-        discord.http.Route.BASE = settings.fake_discord_url.rstrip("/") + "/api/v10"
+        base = settings.fake_discord_url.rstrip("/")
+        discord.http.Route.BASE = base + "/api/v10"
+        discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(base.replace("http", "ws", 1) + "/gateway")
         print(f"warning: talking to a fake Discord at {settings.fake_discord_url} (tests only)", file=sys.stderr)
     try:
         bot = create_bot(settings)

@@ -6,11 +6,11 @@ from __future__ import annotations
 import logging
 
 import discord
-import torch
 from discord.ext import commands
 
 from gan import Faces
 
+from .backends import Backend, create_backend
 from .buttons import FACE_BUTTONS
 from .cog import FaceCog
 from .settings import Settings
@@ -19,10 +19,17 @@ log = logging.getLogger("bot")
 
 
 class ExpressionsBot(commands.AutoShardedBot):
-    def __init__(self, settings: Settings, faces: Faces):
-        super().__init__(command_prefix=commands.when_mentioned, intents=discord.Intents.default(), help_command=None)
+    def __init__(self, settings: Settings, faces: Faces, backend: Backend):
+        super().__init__(
+            command_prefix=commands.when_mentioned,
+            intents=discord.Intents.default(),
+            help_command=None,
+            shard_count=settings.shard_count,
+            shard_ids=list(settings.shard_ids) if settings.shard_ids is not None else None,
+        )
         self.settings = settings
         self.faces = faces
+        self.backend = backend
         self._drained = False
 
     @property
@@ -30,7 +37,7 @@ class ExpressionsBot(commands.AutoShardedBot):
         return self.get_cog("FaceCog")  # type: ignore[return-value]
 
     async def setup_hook(self) -> None:
-        await self.add_cog(FaceCog(self, self.faces, self.settings))
+        await self.add_cog(FaceCog(self, self.faces, self.backend, self.settings))
         self.add_dynamic_items(*FACE_BUTTONS)
         if self.settings.dev_guild:
             guild = discord.Object(self.settings.dev_guild)
@@ -51,8 +58,6 @@ class ExpressionsBot(commands.AutoShardedBot):
 
 
 def create_bot(settings: Settings, faces: Faces | None = None) -> ExpressionsBot:
-    """Build the bot without touching the network (tests and benchmarks pass a Faces)."""
-    if faces is None:
-        device = ("cuda" if torch.cuda.is_available() else "cpu") if settings.device == "auto" else settings.device
-        faces = Faces.load(settings.weights, device=device)
-    return ExpressionsBot(settings, faces)
+    """Build the bot without touching Discord (tests and benchmarks pass a Faces)."""
+    backend, faces = create_backend(settings, faces)
+    return ExpressionsBot(settings, faces, backend)

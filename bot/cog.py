@@ -32,6 +32,7 @@ from gan.attributes import SLIDER_RANGE
 from gan.latent import MAX_SEED
 
 from . import render
+from .backends import Backend
 from .buttons import face_view, known, result_view
 from .queue import InferenceQueue, Refused, Ticket
 from .replies import FAILED, best_effort, deliver, tell
@@ -53,11 +54,11 @@ Slider = app_commands.Range[float, SLIDER_RANGE[0], SLIDER_RANGE[1]]
 
 
 class FaceCog(commands.Cog):
-    def __init__(self, bot: ExpressionsBot, faces: Faces, settings: Settings):
+    def __init__(self, bot: ExpressionsBot, faces: Faces, backend: Backend, settings: Settings):
         self.bot = bot
         self.faces = faces
         self.queue = InferenceQueue(
-            faces.decode,
+            backend,
             max_batch=settings.batch_cap,
             window_ms=settings.batch_window_ms,
             max_depth=settings.queue_depth,

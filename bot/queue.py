@@ -9,24 +9,24 @@ queue is empty.
 Admission is immediate and bounded: a full queue or a user over their cap is refused at once
 with a message meant for that user. A failing batch is retried request by request, so only
 the request that really fails gets the error. A generator call that runs past `timeout_s` is
-abandoned: its thread (a daemon, so it can never hold the process open) is left behind, a new
-worker takes over, a batch is retried request by request, and the request that hangs alone is
-told it took too long.
+abandoned (`Backend.abandon`: the local backend leaves its hung thread behind for a new one), a
+batch is retried request by request, and the request that hangs alone is told it took too long.
+
+The drawing itself is the backend's (bot/backends.py): a worker thread in this process, or a
+Ray Serve deployment shared by every bot process.
 """
 
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
 import logging
-import queue
-import threading
 from collections import Counter, deque
-from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
 import torch
+
+from .backends import Backend
 
 log = logging.getLogger(__name__)
 
@@ -65,40 +65,10 @@ class Ticket:
         return self.queue.position(self)
 
 
-class Worker:
-    """One daemon thread that runs generator calls in order. A hung call cannot be interrupted in
-    Python, so a worker is abandoned rather than joined: it ends after its current call, if ever."""
-
-    _count = 0
-
-    def __init__(self) -> None:
-        Worker._count += 1
-        self._jobs: queue.SimpleQueue = queue.SimpleQueue()
-        self._thread = threading.Thread(target=self._run, name=f"inference-{Worker._count}", daemon=True)
-        self._thread.start()
-
-    def _run(self) -> None:
-        while (job := self._jobs.get()) is not None:
-            fn, arg, future = job
-            if future.set_running_or_notify_cancel():
-                try:
-                    future.set_result(fn(arg))
-                except BaseException as e:  # noqa: BLE001 - handed to the awaiting request
-                    future.set_exception(e)
-
-    def submit(self, fn: Callable[[torch.Tensor], np.ndarray], arg: torch.Tensor) -> asyncio.Future:
-        future: concurrent.futures.Future = concurrent.futures.Future()
-        self._jobs.put((fn, arg, future))
-        return asyncio.wrap_future(future)
-
-    def stop(self) -> None:
-        self._jobs.put(None)
-
-
 class InferenceQueue:
     def __init__(
         self,
-        decode: Callable[[torch.Tensor], np.ndarray],
+        backend: Backend,
         *,
         max_batch: int = 32,
         window_ms: float = 10.0,
@@ -107,7 +77,7 @@ class InferenceQueue:
         batching: bool = True,
         timeout_s: float = 30.0,
     ):
-        self._decode = decode
+        self.backend = backend
         self.max_batch = max_batch
         self.window = window_ms / 1000
         self.max_depth = max_depth
@@ -117,12 +87,11 @@ class InferenceQueue:
         self._pending: deque[Ticket] = deque()
         self._running: list[Ticket] = []
         self._per_user: Counter[int] = Counter()
-        self._worker = Worker()
         self._drainer: asyncio.Task | None = None
         self._closed = False
         self.batches = 0  # number of generator calls, for benchmarks and tests
         self.images = 0
-        self.abandoned = 0  # workers left behind on a hung call
+        self.timeouts = 0  # generator calls abandoned
 
     @property
     def depth(self) -> int:
@@ -166,14 +135,13 @@ class InferenceQueue:
         return batch
 
     async def _call(self, z: torch.Tensor) -> np.ndarray:
-        """One generator call on the worker, or DrawTimeout after `timeout` (the worker replaced)."""
+        """One generator call on the backend, or DrawTimeout after `timeout` (the call abandoned)."""
         try:
-            return await asyncio.wait_for(self._worker.submit(self._decode, z), self.timeout)
+            return await asyncio.wait_for(self.backend.draw(z), self.timeout)
         except TimeoutError:
-            log.error("a generator call of %d latents took over %g s: abandoning its worker", len(z), self.timeout)
-            self._worker.stop()
-            self._worker = Worker()
-            self.abandoned += 1
+            log.error("a generator call of %d latents took over %g s: abandoning it", len(z), self.timeout)
+            self.backend.abandon()
+            self.timeouts += 1
             raise DrawTimeout(
                 f"Drawing this took longer than {self.timeout:g} s, so I gave up on it. Please try again."
             ) from None
@@ -220,7 +188,7 @@ class InferenceQueue:
         for t in [*self._running, *self._pending]:
             _fail(t, ShuttingDown(sorry))
         self._pending.clear()
-        self._worker.stop()
+        await self.backend.close()
 
 
 def _fail(ticket: Ticket, error: BaseException) -> None:

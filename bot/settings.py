@@ -23,6 +23,12 @@ ENV_NAMES = {
     "batching": "EXPRESSIONS_BATCHING",
     "draw_timeout_s": "EXPRESSIONS_DRAW_TIMEOUT_S",
     "shutdown_timeout_s": "EXPRESSIONS_SHUTDOWN_TIMEOUT_S",
+    "backend": "EXPRESSIONS_BACKEND",
+    "ray_address": "EXPRESSIONS_RAY_ADDRESS",
+    "ray_replicas": "EXPRESSIONS_RAY_REPLICAS",
+    "ray_max_replicas": "EXPRESSIONS_RAY_MAX_REPLICAS",
+    "shard_count": "EXPRESSIONS_SHARD_COUNT",
+    "shard_ids": "EXPRESSIONS_SHARD_IDS",
     "dev_guild": "EXPRESSIONS_DEV_GUILD",
     "fake_discord_url": "EXPRESSIONS_FAKE_DISCORD_URL",
 }
@@ -33,10 +39,15 @@ RANGES = {  # inclusive; a value outside is refused at start rather than breakin
     "per_user": (1, 100),
     "draw_timeout_s": (1, 600),
     "shutdown_timeout_s": (1, 300),
+    "ray_replicas": (1, 256),
+    "ray_max_replicas": (1, 256),
+    "shard_count": (1, 100_000),
     "dev_guild": (1, 2**64 - 1),
 }
+OPTIONAL = {"ray_max_replicas", "shard_count", "dev_guild"}  # None = not set
 SWITCH = {"1": True, "true": True, "yes": True, "on": True, "0": False, "false": False, "no": False, "off": False}
 DEVICES = ("auto", "cpu", "cuda")
+BACKENDS = ("local", "ray")
 LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1"}
 
 
@@ -52,13 +63,19 @@ class Settings:
     batching: bool = True
     draw_timeout_s: float = 30.0  # a generator call taking longer is abandoned and its requester told
     shutdown_timeout_s: float = 8.0  # on SIGTERM/SIGINT: time to finish queued work before refusing the rest
+    backend: str = "local"  # local: a worker thread here; ray: a Ray Serve deployment shared by bot processes
+    ray_address: str | None = None  # the Ray cluster to join; None = start a local Ray
+    ray_replicas: int = 1  # generator replicas (one per GPU, or per CPU worker)
+    ray_max_replicas: int | None = None  # above ray_replicas: Serve autoscales between the two
+    shard_count: int | None = None  # gateway shards in all, across every bot process (None: Discord's advice)
+    shard_ids: tuple[int, ...] | None = None  # the shards this process holds (None: all of them)
     dev_guild: int | None = None  # sync commands to this guild only (instant, for development)
     fake_discord_url: str | None = None  # tests only: a fake Discord on this machine
 
     def __post_init__(self) -> None:
         for name, (lo, hi) in RANGES.items():
             value = getattr(self, name)
-            if value is None and name == "dev_guild":
+            if value is None and name in OPTIONAL:
                 continue
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
                 raise ValueError(f"{ENV_NAMES[name]} must be a finite number, got {value!r}")
@@ -66,10 +83,31 @@ class Settings:
                 raise ValueError(f"{ENV_NAMES[name]} must be from {lo} to {hi}, got {value:g}")
         if not isinstance(self.batching, bool):
             raise ValueError(f"{ENV_NAMES['batching']} must be on or off, got {self.batching!r}")
+        if self.backend not in BACKENDS:
+            raise ValueError(f"{ENV_NAMES['backend']} must be one of {', '.join(BACKENDS)}, got {self.backend!r}")
+        if self.ray_max_replicas is not None and self.ray_max_replicas < self.ray_replicas:
+            raise ValueError(f"{ENV_NAMES['ray_max_replicas']} must be at least {ENV_NAMES['ray_replicas']}")
+        if self.shard_ids is not None:
+            if self.shard_count is None:
+                raise ValueError(f"{ENV_NAMES['shard_ids']} needs {ENV_NAMES['shard_count']} (the shards in all)")
+            bad = [i for i in self.shard_ids if not 0 <= i < self.shard_count]
+            if bad or not self.shard_ids or len(set(self.shard_ids)) != len(self.shard_ids):
+                raise ValueError(
+                    f"{ENV_NAMES['shard_ids']} must be distinct shard numbers from 0 to {self.shard_count - 1}, "
+                    f"got {self.shard_ids}"
+                )
         if self.device not in DEVICES:
             raise ValueError(f"{ENV_NAMES['device']} must be one of {', '.join(DEVICES)}, got {self.device!r}")
         if self.fake_discord_url and urlparse(self.fake_discord_url).hostname not in LOOPBACK_HOSTS:
             raise ValueError(f"{ENV_NAMES['fake_discord_url']} is for tests and must point at this machine (127.0.0.1)")
+
+    def torch_device(self) -> str:
+        """Where this process runs the generator: auto is cuda when torch sees a GPU, else cpu."""
+        if self.device != "auto":
+            return self.device
+        import torch  # only when a model is loaded: settings stay cheap to read
+
+        return "cuda" if torch.cuda.is_available() else "cpu"
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> Settings:
@@ -84,6 +122,8 @@ class Settings:
 
 
 def _parse(name: str, kind: str, raw: str) -> object:
+    if name == "shard_ids":
+        return _shard_ids(raw)
     if kind == "bool":
         if raw.lower() not in SWITCH:
             raise ValueError(f"{ENV_NAMES[name]} must be one of {', '.join(SWITCH)}, got {raw!r}")
@@ -96,3 +136,17 @@ def _parse(name: str, kind: str, raw: str) -> object:
     except ValueError:
         what = "a whole number" if number is int else "a number"
         raise ValueError(f"{ENV_NAMES[name]} must be {what}, got {raw!r}") from None
+
+
+def _shard_ids(raw: str) -> tuple[int, ...]:
+    """'0,2' or '0-3' or '0-3,8' -> shard numbers."""
+    ids: list[int] = []
+    try:
+        for part in raw.split(","):
+            lo, _, hi = part.strip().partition("-")
+            if int(hi or lo) - int(lo) > RANGES["shard_count"][1]:
+                raise ValueError
+            ids += range(int(lo), int(hi or lo) + 1)
+    except ValueError:
+        raise ValueError(f"{ENV_NAMES['shard_ids']} looks like 0,1 or 0-3; got {raw!r}") from None
+    return tuple(ids)

@@ -71,13 +71,14 @@ class Fault:
 
 
 class FakeDiscord:
-    def __init__(self, token: str = "fake-token", listener: Callable[[Request], None] | None = None):
+    def __init__(self, token: str = "fake-token", listener: Callable[[Request], None] | None = None, shards: int = 1):
         self.token = token
+        self.shard_count = shards  # what /gateway/bot advises
         self.listener = listener  # called with each request as it arrives (benchmarks time with it)
         self.requests: list[Request] = []
         self.new_request = asyncio.Condition()
-        self.identified = asyncio.Event()
-        self._ws: web.WebSocketResponse | None = None
+        self.identified = asyncio.Event()  # set when any shard has identified
+        self.shards: dict[int, web.WebSocketResponse] = {}  # shard id -> its connection
         self._seq = itertools.count(1)
         self._ids = itertools.count(200000000000000000)
         self._runner: web.AppRunner | None = None
@@ -102,8 +103,8 @@ class FakeDiscord:
         return self.url
 
     async def stop(self) -> None:
-        if self._ws is not None:
-            await self._ws.close()
+        for ws in list(self.shards.values()):
+            await ws.close()
         if self._runner is not None:
             await self._runner.cleanup()
 
@@ -162,7 +163,7 @@ class FakeDiscord:
             return _json(
                 {
                     "url": self.url.replace("http", "ws") + "/gateway",
-                    "shards": 1,
+                    "shards": self.shard_count,
                     "session_start_limit": {"total": 1000, "remaining": 1000, "reset_after": 0, "max_concurrency": 1},
                 }
             )
@@ -258,7 +259,6 @@ class FakeDiscord:
     async def _gateway(self, request: web.Request) -> web.WebSocketResponse:
         ws = web.WebSocketResponse()
         await ws.prepare(request)
-        self._ws = ws
         await ws.send_json({"op": 10, "d": {"heartbeat_interval": 45000}, "s": None, "t": None})
         async for msg in ws:
             if msg.type != WSMsgType.TEXT:
@@ -266,7 +266,9 @@ class FakeDiscord:
             data = json.loads(msg.data)
             if data["op"] == 1:  # heartbeat
                 await ws.send_json({"op": 11, "d": None, "s": None, "t": None})
-            elif data["op"] == 2:  # identify
+            elif data["op"] == 2:  # identify, as shard [id, count]
+                shard, count = data["d"].get("shard", [0, 1])
+                self.shards[shard] = ws
                 await self.dispatch(
                     "READY",
                     {
@@ -275,18 +277,19 @@ class FakeDiscord:
                         "guilds": [],
                         "session_id": "fake-session",
                         "resume_gateway_url": self.url.replace("http", "ws") + "/gateway",
-                        "shard": [0, 1],
+                        "shard": [shard, count],
                         "application": {"id": APP_ID, "flags": 0},
                     },
+                    shard,
                 )
                 self.identified.set()
         return ws
 
-    async def dispatch(self, event: str, data: dict) -> None:
-        assert self._ws is not None, "the bot has not connected"
-        await self._ws.send_json({"op": 0, "t": event, "s": next(self._seq), "d": data})
+    async def dispatch(self, event: str, data: dict, shard: int = 0) -> None:
+        assert shard in self.shards, f"shard {shard} has not connected"
+        await self.shards[shard].send_json({"op": 0, "t": event, "s": next(self._seq), "d": data})
 
-    async def slash(self, name: str, options: dict, user_id: str = "400000000000000001") -> str:
+    async def slash(self, name: str, options: dict, user_id: str = "400000000000000001", shard: int = 0) -> str:
         """Deliver a DM slash-command interaction; returns its token."""
         kinds = {int: 4, float: 10, str: 3}
         data = {
@@ -295,7 +298,7 @@ class FakeDiscord:
             "type": 1,
             "options": [{"name": k, "type": kinds[type(v)], "value": v} for k, v in options.items()],
         }
-        return await self._interaction(2, data, user_id)
+        return await self._interaction(2, data, user_id, shard)
 
     async def click(self, message: dict, custom_id: str, user_id: str = "400000000000000001") -> str:
         """Deliver a button press on a message the bot posted (custom_id need not be one of its
@@ -306,7 +309,7 @@ class FakeDiscord:
             message = {**message, "components": [*message["components"], row]}
         return await self._interaction(3, data, user_id, message=message)
 
-    async def _interaction(self, kind: int, data: dict, user_id: str, **extra) -> str:
+    async def _interaction(self, kind: int, data: dict, user_id: str, shard: int = 0, **extra) -> str:
         interaction_id = str(next(self._ids))
         token = f"interaction-token-{interaction_id}"
         user = {"id": user_id, "username": "alice", "discriminator": "0", "global_name": "alice", "avatar": None}
@@ -330,6 +333,7 @@ class FakeDiscord:
                 "context": 1,
                 "attachment_size_limit": 26214400,
             },
+            shard,
         )
         return token
 

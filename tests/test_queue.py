@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 import torch
 
+from bot.backends import LocalBackend
 from bot.queue import DrawTimeout, InferenceQueue, QueueFull, ShuttingDown, UserBusy
 
 
@@ -19,7 +20,7 @@ def make_queue(faces, fail_on: torch.Tensor | None = None, **kw) -> InferenceQue
             raise RuntimeError("boom")
         return faces.decode(z)
 
-    return InferenceQueue(decode, **kw)
+    return InferenceQueue(LocalBackend(decode), **kw)
 
 
 async def test_requests_arriving_together_share_a_batch(faces):
@@ -85,7 +86,7 @@ def hanging_queue(faces, release: threading.Event, **kw) -> InferenceQueue:
             release.wait()
         return faces.decode(z)
 
-    return InferenceQueue(decode, **kw)
+    return InferenceQueue(LocalBackend(decode), **kw)
 
 
 async def test_a_hung_call_times_out_alone_and_a_new_worker_serves_the_rest(faces):
@@ -96,7 +97,7 @@ async def test_a_hung_call_times_out_alone_and_a_new_worker_serves_the_rest(face
         with pytest.raises(DrawTimeout, match="longer than 0.5 s"):
             await hung.future
         assert (await good1.future).shape == (1, 64, 64, 3) and (await good2.future).shape == (1, 64, 64, 3)
-        assert q.abandoned == 2, "the batch's worker, then the one that tried seed 13 alone"
+        assert q.timeouts == q.backend.abandoned == 2, "the batch's worker, then the one that tried seed 13 alone"
         assert (await q.submit(faces.latent([3]), user_id=3).future).shape == (1, 64, 64, 3)
     finally:
         release.set()
