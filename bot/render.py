@@ -9,7 +9,7 @@ import numpy as np
 import torch
 
 from gan import Faces
-from gan.imaging import gif_bytes, grid, png_bytes, upscale
+from gan.imaging import gif_bytes, grid, jpeg_bytes, upscale
 from gan.latent import slerp
 
 from .state import FaceState
@@ -36,13 +36,13 @@ def morph_latents(faces: Faces, a: FaceState, seed_b: int, frames: int) -> torch
     return faces.edit(slerp(za, zb, torch.linspace(0, 1, frames)), a.edits, a.truncation)
 
 
-def face_file(images: np.ndarray, name: str = "face.png") -> discord.File:
-    return discord.File(io.BytesIO(png_bytes(upscale(images[0], FACE_PX))), filename=name)
+def face_file(images: np.ndarray, name: str = "face.jpg") -> discord.File:
+    return discord.File(io.BytesIO(jpeg_bytes(upscale(images[0], FACE_PX))), filename=name)
 
 
-def grid_file(images: np.ndarray, name: str = "variations.png") -> discord.File:
+def grid_file(images: np.ndarray, name: str = "variations.jpg") -> discord.File:
     tiles = np.stack([np.asarray(upscale(im, FACE_PX)) for im in images])
-    return discord.File(io.BytesIO(png_bytes(grid(tiles, cols=2, pad=4))), filename=name)
+    return discord.File(io.BytesIO(jpeg_bytes(grid(tiles, cols=2, pad=4))), filename=name)
 
 
 def gif_file(images: np.ndarray, name: str = "morph.gif") -> discord.File:

@@ -15,6 +15,7 @@ from PIL import Image
 DEFAULT_SIZE = 256
 SIZE_RANGE = (16, 2048)  # pixels per face side
 Z_RLE = 3  # zlib's run-length-encoding strategy
+JPEG_QUALITY = 95
 
 
 def to_uint8(x: torch.Tensor) -> np.ndarray:
@@ -51,6 +52,15 @@ def png_bytes(image: Image.Image | np.ndarray) -> bytes:
     # zlib level 1 with the run-length strategy: much faster than the default level and, on smooth
     # upscaled faces, nearly as small (measured in docs/training/README.md)
     img.save(buf, format="PNG", compress_level=1, compress_type=Z_RLE)
+    return buf.getvalue()
+
+
+def jpeg_bytes(image: Image.Image | np.ndarray, quality: int = JPEG_QUALITY) -> bytes:
+    """JPEG without chroma subsampling: what the bot posts. At 256 px a face is about 19 KiB and
+    0.3 ms to encode, and looks the same as the PNG (docs/image_formats.md)."""
+    img = image if isinstance(image, Image.Image) else Image.fromarray(image)
+    buf = io.BytesIO()
+    img.save(buf, format="JPEG", quality=quality, subsampling=0)
     return buf.getvalue()
 
 

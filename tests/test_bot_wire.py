@@ -84,7 +84,7 @@ async def test_face_over_the_wire():
         assert [r.json["type"] for r in discord.acks(token)] == [5], "deferred first"
         ((name, data),) = reply.files.items()
         img = Image.open(io.BytesIO(data))
-        assert name.endswith(".png") and img.format == "PNG" and img.size == (256, 256)
+        assert name.endswith(".jpg") and img.format == "JPEG" and img.size == (256, 256)
         assert reply.json["content"] == "seed 42"
         assert not [r for r in discord.requests if r.method == "PATCH" and token in r.path], "a quick answer, no note"
 
