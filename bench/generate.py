@@ -2,7 +2,7 @@
 
     python bench/generate.py [--device cpu] [--repeats 20]
 
-One `/face` worth of work = render one face + upscale to 256 px + PNG encode, as the bot does.
+One `/face` worth of work = render one face + upscale to 256 px + JPEG encode, as the bot does.
 """
 
 from __future__ import annotations
@@ -18,8 +18,8 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from bot.render import face_file  # noqa: E402
 from gan import Faces  # noqa: E402
-from gan.imaging import png_bytes, upscale  # noqa: E402
 
 
 def timed(fn, repeats: int) -> list[float]:
@@ -48,10 +48,10 @@ def main() -> None:
         med = statistics.median(times)
         print(f"batch {batch:>3}: {batch / med:8.0f} img/s   (median {med * 1000:.1f} ms per batch)")
     one = timed(lambda: faces.render([1]), args.repeats * 5)
-    face = timed(lambda: png_bytes(upscale(faces.render([1])[0], 256)), args.repeats * 5)
+    face = timed(lambda: face_file(faces.render([1])), args.repeats * 5)
     print(f"one face, render only: median {statistics.median(one) * 1000:.1f} ms")
     print(
-        f"one /face (render + 256 px upscale + PNG): median {statistics.median(face) * 1000:.1f} ms, "
+        f"one /face (render + 256 px upscale + JPEG): median {statistics.median(face) * 1000:.1f} ms, "
         f"p90 {sorted(face)[int(0.9 * len(face))] * 1000:.1f} ms"
     )
 

@@ -50,7 +50,7 @@ def main() -> None:
     p.add_argument("--n", type=int, default=64)
     p.add_argument("--picture", type=Path, help="write the side-by-side comparison here")
     args = p.parse_args()
-    faces = [upscale(f, 256) for f in Faces.load().render(list(range(args.n)))]
+    faces = [Image.fromarray(f) for f in upscale(Faces.load().render(list(range(args.n))), 256)]
     exact = [np.asarray(f, dtype=float) for f in faces]
     print(f"{'format':34s} {'encode':>8s} {'size':>9s} {'PSNR':>8s}")
     decoded = {}

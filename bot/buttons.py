@@ -148,6 +148,9 @@ def _view(buttons: tuple[type[FaceButton], ...], state: FaceState, owner: int, f
     view = discord.ui.View(timeout=None)
     for cls in buttons:
         view.add_item(cls.for_face(state, owner, faces))
+    # The registered DynamicItem classes answer every press, so discord.py need not keep this view
+    # in memory: a finished view is sent but not stored (a stored one per posted face would grow forever).
+    view.stop()
     return view
 
 

@@ -19,6 +19,7 @@ import logging
 import secrets
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
 import discord
@@ -43,7 +44,7 @@ if TYPE_CHECKING:
     from .app import ExpressionsBot
 
 log = logging.getLogger(__name__)
-POSITION_AFTER_S = 1.0
+QUICK_ANSWER_S = 0.15  # a face ready this soon is the response itself; else the queue note answers at once
 ANSWER_GRACE_S = 5.0  # on shutdown, time for the last answers to reach Discord
 MAX_OPTIONS = 25  # Discord's limit per command
 MORPH_FRAMES = 16
@@ -51,6 +52,17 @@ UNKNOWN_BUTTON = "This button belongs to an older version of me and no longer wo
 Seed = app_commands.Range[int, 0, MAX_SEED]
 Truncation = app_commands.Range[float, TRUNCATION_RANGE[0], TRUNCATION_RANGE[1]]
 Slider = app_commands.Range[float, SLIDER_RANGE[0], SLIDER_RANGE[1]]
+
+
+@dataclass(frozen=True)
+class Drawing:
+    """One picture request: its latents, how its images become a file, its caption and buttons."""
+
+    latents: Callable[[], torch.Tensor]
+    encode: Callable[[np.ndarray], discord.File]
+    caption: str
+    view: Callable[[], discord.ui.View]
+    quick: bool = True  # worth waiting a moment to answer with the picture itself (not a morph)
 
 
 class FaceCog(commands.Cog):
@@ -96,93 +108,78 @@ class FaceCog(commands.Cog):
     # --- requests ---------------------------------------------------------------------------
     async def draw_face(self, interaction: discord.Interaction, state: FaceState, notice: str = "") -> None:
         owner = interaction.user.id
-        await self._draw(
-            interaction,
+        drawing = Drawing(
             lambda: render.face_latent(self.faces, state),
             render.face_file,
             _caption(state.caption(), notice),
             lambda: face_view(state, owner, self.faces),
         )
+        await self._draw(interaction, drawing)
 
     async def draw_variations(self, interaction: discord.Interaction, state: FaceState, notice: str = "") -> None:
         owner = interaction.user.id
-        await self._draw(
-            interaction,
+        drawing = Drawing(
             lambda: render.variation_latents(self.faces, state),
             render.grid_file,
             _caption(f"Variations of {state.caption()}", notice),
             lambda: result_view(state, owner, self.faces),
         )
+        await self._draw(interaction, drawing)
 
     async def draw_morph(
         self, interaction: discord.Interaction, state: FaceState, seed_b: int, frames: int, notice: str = ""
     ) -> None:
         owner = interaction.user.id
         caption = f"{state.caption()} → seed {seed_b} · {frames} frames"
-        await self._draw(
-            interaction,
+        drawing = Drawing(
             lambda: render.morph_latents(self.faces, state, seed_b, frames),
             render.gif_file,
             _caption(caption, notice),
             lambda: result_view(state, owner, self.faces),
+            quick=False,
         )
+        await self._draw(interaction, drawing)
 
-    async def _draw(
-        self,
-        interaction: discord.Interaction,
-        latents: Callable[[], torch.Tensor],
-        encode: Callable[[np.ndarray], discord.File],
-        caption: str,
-        view: Callable[[], discord.ui.View],
-    ) -> None:
+    async def _draw(self, interaction: discord.Interaction, drawing: Drawing) -> None:
         try:
-            ticket = self.queue.submit(latents(), interaction.user.id)
+            ticket = self.queue.submit(drawing.latents(), interaction.user.id)
         except (ValueError, Refused) as e:
             await tell(interaction, f"⚠️ {e}")
-            return
-        try:
-            await interaction.response.defer(thinking=True)
-        except discord.HTTPException as e:  # the interaction expired or Discord failed: no one to answer
-            log.warning("could not defer (%s); dropping the request", e)
-            ticket.future.cancel()
             return
         task = asyncio.current_task()
         self._in_flight.add(task)
         try:
-            await self._answer(interaction, ticket, encode, caption, view)
+            await self._answer(interaction, ticket, drawing)
         finally:
             self._in_flight.discard(task)
 
-    async def _answer(
-        self,
-        interaction: discord.Interaction,
-        ticket: Ticket,
-        encode: Callable[[np.ndarray], discord.File],
-        caption: str,
-        view: Callable[[], discord.ui.View],
-    ) -> None:
-        noted = await self._show_position(interaction, ticket)
+    async def _answer(self, interaction: discord.Interaction, ticket: Ticket, drawing: Drawing) -> None:
+        """A quick picture ready within QUICK_ANSWER_S is the response itself (one REST call).
+        Otherwise the response is the place in the queue, replaced by the picture when it comes; if
+        Discord will not take that note, a plain "thinking..." does (the note is best effort)."""
+        wait = QUICK_ANSWER_S if drawing.quick else 0
+        done, _ = await asyncio.wait({ticket.future}, timeout=wait)
+        if not done and not await self._acknowledge(interaction, ticket):
+            ticket.future.cancel()  # the interaction is gone: no one to draw for
+            return
         try:
             images = await ticket.future
-            file = await asyncio.get_running_loop().run_in_executor(self._encoder, encode, images)
+            file = await asyncio.get_running_loop().run_in_executor(self._encoder, drawing.encode, images)
         except Refused as e:
-            await deliver_text(interaction, f"⏳ {e}", noted)
-            return
+            await deliver(interaction, f"⏳ {e}", fallback=f"⏳ {e}")
         except Exception:
-            log.exception("request failed (user %s, %s)", interaction.user.id, caption)
-            await deliver_text(interaction, f"⚠️ {FAILED}", noted)
-            return
-        if await deliver(interaction, caption, file=file, view=view()) and noted:
-            await best_effort("deleting the queue note", interaction.delete_original_response())
+            log.exception("request failed (user %s, %s)", interaction.user.id, drawing.caption)
+            await deliver(interaction, f"⚠️ {FAILED}", fallback=f"⚠️ {FAILED}")
+        else:
+            await deliver(interaction, drawing.caption, file=file, view=drawing.view())
 
-    async def _show_position(self, interaction: discord.Interaction, ticket: Ticket) -> bool:
-        """After a second's wait, turn "thinking..." into the place in the queue; best effort."""
-        done, _ = await asyncio.wait({ticket.future}, timeout=POSITION_AFTER_S)
-        if done:
-            return False
+    async def _acknowledge(self, interaction: discord.Interaction, ticket: Ticket) -> bool:
+        """Answer a slow request within Discord's 3 s: its place in the queue, or else "thinking..."."""
         pos = ticket.position()
         note = f"⏳ You're #{pos} in the queue…" if pos else "🎨 Drawing…"
-        return await best_effort("the queue note", interaction.edit_original_response(content=note))
+        if await best_effort("the queue note", interaction.response.send_message(note)):
+            return True
+        return await best_effort("deferring", interaction.response.defer(thinking=True))
 
     # --- text ---------------------------------------------------------------------------------
     def details_text(self, decoded: Decoded, owner: int) -> str:
@@ -225,13 +222,6 @@ class FaceCog(commands.Cog):
             if not known(custom_id):
                 log.info("unknown button %r", custom_id)
                 await tell(interaction, f"⚠️ {UNKNOWN_BUTTON}")
-
-
-async def deliver_text(interaction: discord.Interaction, text: str, noted: bool) -> None:
-    """A text outcome: replaces the queue note if one is showing, else posted as the follow-up."""
-    if noted and await best_effort("replacing the queue note", interaction.edit_original_response(content=text)):
-        return
-    await deliver(interaction, text, fallback=text)
 
 
 def _caption(text: str, notice: str) -> str:

@@ -41,9 +41,8 @@ def face_file(images: np.ndarray, name: str = "face.jpg") -> discord.File:
 
 
 def grid_file(images: np.ndarray, name: str = "variations.jpg") -> discord.File:
-    tiles = np.stack([np.asarray(upscale(im, FACE_PX)) for im in images])
-    return discord.File(io.BytesIO(jpeg_bytes(grid(tiles, cols=2, pad=4))), filename=name)
+    return discord.File(io.BytesIO(jpeg_bytes(grid(upscale(images, FACE_PX), cols=2, pad=4))), filename=name)
 
 
 def gif_file(images: np.ndarray, name: str = "morph.gif") -> discord.File:
-    return discord.File(io.BytesIO(gif_bytes([upscale(im, FACE_PX) for im in images])), filename=name)
+    return discord.File(io.BytesIO(gif_bytes(upscale(images, FACE_PX))), filename=name)

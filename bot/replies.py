@@ -1,8 +1,9 @@
 """Answering an interaction so that the user always sees something, whichever REST call fails.
 
-Discord allows one response per interaction, then follow-ups; any of those calls can fail (a 400
-for one message, a 5xx after discord.py's own retries). These helpers try the next way of saying
-it, and only log once every way has failed, so no interaction is left on "thinking...".
+Discord allows one response per interaction, then edits and follow-ups; any of those calls can
+fail (a 400 for one message, a 5xx after discord.py's own retries). These helpers try the next
+way of saying it, and only log once every way has failed, so no interaction is left on
+"thinking..." or on its place in the queue.
 """
 
 from __future__ import annotations
@@ -33,17 +34,27 @@ async def tell(interaction: discord.Interaction, text: str, *, ephemeral: bool =
 
 
 async def deliver(interaction: discord.Interaction, content: str, fallback: str = UNDELIVERED, **message) -> bool:
-    """Post a deferred interaction's result; if Discord refuses it, put `fallback` where the
-    "thinking..." (or the queue note) was, or else in a follow-up. True if the result was posted."""
+    """Post an interaction's outcome wherever it belongs now: as the response if none was sent yet,
+    over the queue note if that was the response, or as the follow-up of a "thinking...". If
+    Discord refuses it, `fallback` is said instead. True if the outcome itself was posted."""
+    file = message.pop("file", None)
     try:
-        await interaction.followup.send(content, **message)
+        if not interaction.response.is_done():
+            await interaction.response.send_message(content, **({"file": file} if file else {}), **message)
+        elif interaction.response.type is discord.InteractionResponseType.channel_message:
+            await interaction.edit_original_response(content=content, attachments=[file] if file else [], **message)
+        else:
+            await interaction.followup.send(content, **({"file": file} if file else {}), **message)
         return True
     except discord.HTTPException as e:
-        log.warning("follow-up refused (%s); telling the user instead", e)
-    try:
-        await interaction.edit_original_response(content=fallback, attachments=[], view=None)
-    except discord.HTTPException:
-        await tell(interaction, fallback)
+        log.warning("Discord refused the outcome (%s); telling the user instead", e)
+    if interaction.response.is_done():
+        try:
+            await interaction.edit_original_response(content=fallback, attachments=[], view=None)
+            return False
+        except discord.HTTPException:
+            pass
+    await tell(interaction, fallback, ephemeral=False)
     return False
 
 

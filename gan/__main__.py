@@ -12,8 +12,6 @@ import argparse
 import sys
 from pathlib import Path
 
-import numpy as np
-
 from .checkpoint import CheckpointError
 from .faces import MAX_FRAMES, Faces
 from .imaging import DEFAULT_SIZE, SIZE_RANGE, gif_bytes, grid, png_bytes, upscale
@@ -128,10 +126,10 @@ def run(args: argparse.Namespace) -> str:
         data = png_bytes(upscale(img, args.size))
     elif args.command == "morph":
         frames = faces.morph(args.seed_a, args.seed_b, args.frames, args.truncation, edits)
-        data = gif_bytes([upscale(f, args.size) for f in frames], args.frame_ms)
+        data = gif_bytes(upscale(frames, args.size), args.frame_ms)
     else:
         images = faces.render(args.seeds, args.truncation, edits)
-        data = png_bytes(grid(np.stack([np.asarray(upscale(i, args.size)) for i in images])))
+        data = png_bytes(grid(upscale(images, args.size)))
     try:
         args.output.parent.mkdir(parents=True, exist_ok=True)
         args.output.write_bytes(data)

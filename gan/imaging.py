@@ -10,12 +10,14 @@ import math
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from PIL import Image
 
 DEFAULT_SIZE = 256
 SIZE_RANGE = (16, 2048)  # pixels per face side
 Z_RLE = 3  # zlib's run-length-encoding strategy
 JPEG_QUALITY = 95
+GIF_PALETTE_STRIDE = 4
 
 
 def to_uint8(x: torch.Tensor) -> np.ndarray:
@@ -24,13 +26,19 @@ def to_uint8(x: torch.Tensor) -> np.ndarray:
     return x.round().to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()
 
 
-def upscale(image: np.ndarray, size: int = DEFAULT_SIZE) -> Image.Image:
-    """One uint8 (H, W, 3) face as a size x size picture. Lanczos keeps it smooth on a phone
-    screen, where a 64 px face would be a blur of blocks."""
+def upscale(images: np.ndarray, size: int = DEFAULT_SIZE) -> np.ndarray:
+    """uint8 faces (N, H, W, 3), or one (H, W, 3), as size x size pictures of the same shape.
+
+    Bicubic, so a face stays smooth on a phone screen where 64 px would be a blur of blocks; done
+    in one torch call on uint8 channels-last data, about ten times faster than Pillow's Lanczos per
+    face and within 47 dB of it (docs/image_formats.md)."""
     if not SIZE_RANGE[0] <= size <= SIZE_RANGE[1]:
         raise ValueError(f"size must be from {SIZE_RANGE[0]} to {SIZE_RANGE[1]} px, got {size}")
-    img = Image.fromarray(image)
-    return img if img.width == size else img.resize((size, size), Image.Resampling.LANCZOS)
+    batch = images[None] if images.ndim == 3 else images
+    if batch.shape[1:3] != (size, size):
+        x = torch.from_numpy(np.ascontiguousarray(batch)).permute(0, 3, 1, 2)  # channels-last view
+        batch = F.interpolate(x, size=(size, size), mode="bicubic", align_corners=False).permute(0, 2, 3, 1).numpy()
+    return batch[0] if images.ndim == 3 else batch
 
 
 def grid(images: np.ndarray, cols: int | None = None, pad: int = 2) -> np.ndarray:
@@ -64,18 +72,21 @@ def jpeg_bytes(image: Image.Image | np.ndarray, quality: int = JPEG_QUALITY) -> 
     return buf.getvalue()
 
 
-def gif_bytes(frames: list[Image.Image], frame_ms: int = 80, bounce: bool = True) -> bytes:
-    """An animated GIF that loops forever, all frames on one shared palette and undithered,
-    so colours do not flicker or crawl between frames. With bounce it plays forth and back."""
-    if not frames:
+def gif_bytes(frames: np.ndarray, frame_ms: int = 80, bounce: bool = True) -> bytes:
+    """uint8 frames (N, H, W, 3) as an animated GIF that loops forever, all frames on one shared
+    palette and undithered, so colours do not flicker or crawl between frames. With bounce it
+    plays forth and back."""
+    if len(frames) == 0:
         raise ValueError("a GIF needs at least one frame")
-    seq = frames + frames[-2:0:-1] if bounce and len(frames) > 2 else list(frames)
-    w, h = seq[0].size
-    strip = Image.new("RGB", (w, h * len(frames)))
-    for i, f in enumerate(frames):
-        strip.paste(f.convert("RGB"), (0, i * h))
-    palette = strip.quantize(colors=256, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE)
-    paletted = [f.convert("RGB").quantize(palette=palette, dither=Image.Dither.NONE) for f in seq]
+    order = [*range(len(frames)), *range(len(frames) - 2, 0, -1)] if bounce and len(frames) > 2 else range(len(frames))
+    # the palette comes from every 4th pixel of every frame: these smooth pictures lose nothing to
+    # it, and median cut runs 16 times fewer pixels (docs/image_formats.md)
+    sample = np.ascontiguousarray(frames[:, ::GIF_PALETTE_STRIDE, ::GIF_PALETTE_STRIDE])
+    palette = Image.fromarray(sample.reshape(-1, *sample.shape[2:])).quantize(
+        colors=256, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE
+    )
+    mapped = [Image.fromarray(f).quantize(palette=palette, dither=Image.Dither.NONE) for f in frames]
+    paletted = [mapped[i] for i in order]
     buf = io.BytesIO()
     paletted[0].save(
         buf,

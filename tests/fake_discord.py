@@ -176,7 +176,7 @@ class FakeDiscord:
             flags = (rec.json.get("data") or {}).get("flags", 0)
             resource = {"type": kind}
             if kind == 4:  # a message: echo it back as the created message
-                resource["message"] = self._message(Request(m, p, rec.json.get("data") or {}, rec.files))
+                resource["message"] = rec.message = self._message(Request(m, p, rec.json.get("data") or {}, rec.files))
             return _json(
                 {
                     "interaction": {
@@ -231,16 +231,15 @@ class FakeDiscord:
         return [r for r in self.requests if r.path.endswith("/callback") and token in r.path and r.status < 400]
 
     def answers(self, token: str) -> list[Request]:
-        """What the user of that interaction was finally shown: an immediate message, a follow-up, an
-        edit of the original that is not the queue note, or the deletion of the message (Delete)."""
+        """What the user of that interaction was finally shown: a response that is not the queue
+        note, a follow-up, an edit of the original, or the deletion of the message (Delete)."""
         mine = [r for r in self.requests if token in r.path and r.status < 400]
-        noted = any(r.method == "PATCH" for r in mine)
         out = []
         for r in mine:
             if r.path.endswith("/callback"):
-                if r.json["type"] == 4:
+                if r.json["type"] == 4 and not r.content.startswith(QUEUE_NOTES):
                     out.append(r)
-            elif r.method == "POST" or (r.method == "DELETE" and not noted):
+            elif r.method in ("POST", "DELETE"):
                 out.append(r)
             elif r.method == "PATCH" and not r.content.startswith(QUEUE_NOTES):
                 out.append(r)

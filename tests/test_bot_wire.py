@@ -17,7 +17,7 @@ import time
 import pytest
 from PIL import Image
 
-from tests.fake_discord import APP_ID, FakeDiscord, Request, start_bot
+from tests.fake_discord import FakeDiscord, Request, start_bot
 
 TOKEN = "wire-token"
 USERS = [str(400000000000000001 + i) for i in range(8)]
@@ -81,51 +81,57 @@ async def test_face_over_the_wire():
         assert {c["name"] for c in commands} == {"face", "morph", "attributes"}
         token = await discord.slash("face", {"seed": 42})
         reply = await answered(discord, token)
-        assert [r.json["type"] for r in discord.acks(token)] == [5], "deferred first"
+        assert [r.json["type"] for r in discord.acks(token)] == [4], "the picture is the response itself"
         ((name, data),) = reply.files.items()
         img = Image.open(io.BytesIO(data))
         assert name.endswith(".jpg") and img.format == "JPEG" and img.size == (256, 256)
-        assert reply.json["content"] == "seed 42"
-        assert not [r for r in discord.requests if r.method == "PATCH" and token in r.path], "a quick answer, no note"
+        assert reply.content == "seed 42"
+        assert len([r for r in discord.requests if token in r.path]) == 1, "one REST call for a quick face"
 
 
-async def test_a_slow_face_shows_the_queue_note_then_removes_it():
+async def test_a_slow_face_shows_the_queue_note_then_becomes_the_face():
     async with running_bot() as (discord, _):
         token = await discord.slash("face", {"seed": SLOW_SEED})
         reply = await answered(discord, token)
-        assert reply.files and reply.json["content"] == f"seed {SLOW_SEED}"
-        notes = [r.json["content"] for r in discord.requests if r.method == "PATCH" and token in r.path]
-        assert notes == ["🎨 Drawing…"]
-        await discord.wait_for(lambda r: r.method == "DELETE" and token in r.path)
+        assert [r.content for r in discord.acks(token)] == ["🎨 Drawing…"], "the response is the note"
+        assert reply.method == "PATCH" and reply.files and reply.content == f"seed {SLOW_SEED}", "edited into the face"
 
 
-@pytest.mark.parametrize("fault", ["PATCH", "DELETE"])
-async def test_a_failing_queue_note_changes_nothing(fault):
-    """Defect 6: the note is best effort; the face arrives, and nothing else is said."""
+async def test_a_refused_queue_note_changes_nothing():
+    """Defect 6: the note is best effort: Discord refuses it, "thinking..." stands in, the face arrives."""
     async with running_bot() as (discord, _):
-        discord.fail(fault, "/webhooks/*/messages/@original", status=400 if fault == "PATCH" else 500, times=5)
+        discord.fail("POST", "/interactions/*/callback", status=400)
         token = await discord.slash("face", {"seed": SLOW_SEED})
         reply = await answered(discord, token)
-        assert reply.files and reply.json["content"] == f"seed {SLOW_SEED}"
-        assert not [r for r in discord.requests if token in r.path and "went wrong" in str(r.json)]
+        assert [r.json["type"] for r in discord.acks(token)] == [5]
+        assert reply.files and reply.content == f"seed {SLOW_SEED}"
+        assert not [r for r in discord.requests if token in r.path and "⚠️" in r.content]
 
 
-async def test_a_refused_follow_up_still_ends_in_a_message():
-    """Defect 5: Discord refuses the image (400): the user is told so where "thinking..." was."""
+@pytest.mark.parametrize(
+    "seed, method, path, status, times",
+    [
+        (5, "POST", "/interactions/*/callback", 400, 1),
+        (SLOW_SEED, "PATCH", "/webhooks/*", 400, 1),
+        (SLOW_SEED, "PATCH", "/webhooks/*", 502, 5),
+    ],
+)
+async def test_a_refused_picture_still_ends_in_a_message(seed, method, path, status, times):
+    """Defect 5: Discord refuses the picture, as the response or as the edit of the queue note (a 400
+    once, or a 5xx through all five of discord.py's tries): the user is told so instead."""
     async with running_bot() as (discord, _):
-        discord.fail("POST", f"/webhooks/{APP_ID}/*", status=400)
-        token = await discord.slash("face", {"seed": 5})
+        discord.fail(method, path, status=status, times=times)
+        token = await discord.slash("face", {"seed": seed})
         reply = await answered(discord, token)
-        assert reply.method == "PATCH" and "Discord would not take the message" in reply.json["content"]
+        assert "Discord would not take the message" in reply.content and not reply.files
 
 
 async def test_sigterm_answers_every_morph_in_flight_then_exits_0():
     """Defect 1: three 48-frame morphs in flight when the host stops the process."""
     async with running_bot() as (discord, proc):
-        tokens = [
-            await discord.slash("morph", {"seed_a": i, "seed_b": i + 10, "frames": 48}, USERS[i]) for i in range(3)
-        ]
-        for token in tokens:
+        morphs = [{"seed_a": SLOW_SEED, "seed_b": i, "frames": 48} for i in range(3)]  # 1.6 s each to draw
+        tokens = [await discord.slash("morph", options, USERS[i]) for i, options in enumerate(morphs)]
+        for token in tokens:  # each has its place in the queue showing
             await discord.wait_for(lambda r, t=token: r.path.endswith("/callback") and t in r.path)
         assert not any(discord.answers(t) for t in tokens), "all three still in flight"
         proc.send_signal(signal.SIGTERM)
@@ -216,7 +222,7 @@ async def test_every_button_over_the_wire():
         assert "**smiling** +0.4" in details, "defect 3: +0.4 survives the button"
         for label in ("Reroll", "Variations", "Morph to new face"):
             reply = await answered(discord, await discord.click(message, ids[label], USERS[0]))
-            assert reply.files and reply.json["components"], label
+            assert reply.files and reply.message["components"], label
         refused = await answered(discord, await discord.click(message, ids["Delete"], USERS[1]))
         assert "Only <@" in refused.content
         deleted = await answered(discord, await discord.click(message, ids["Delete"], USERS[0]))
