@@ -94,5 +94,5 @@ def create_backend(settings: Settings, faces: Faces | None) -> tuple[Backend, Fa
         backend = RayBackend(settings)
         return backend, faces if faces is not None else Faces.load(settings.weights, device="cpu")
     if faces is None:
-        faces = Faces.load(settings.weights, device=settings.torch_device())
+        faces = Faces.load(settings.weights, device=settings.torch_device(), precision=settings.precision)
     return LocalBackend(faces.decode), faces

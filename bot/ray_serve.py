@@ -13,6 +13,7 @@ error, so nothing is lost silently.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import socket
@@ -44,9 +45,9 @@ def _rows(requests: list[tuple[str, np.ndarray]]) -> int:
 class FaceGenerator:
     """One replica: the generator on this replica's device, drawing batches of requests."""
 
-    def __init__(self, weights: str | None, device: str, threads: int):
+    def __init__(self, weights: str | None, device: str, precision: str, threads: int):
         torch.set_num_threads(threads)
-        self.faces = Faces.load(weights, device=device)
+        self.faces = Faces.load(weights, device=device, precision=precision)
         self.recent: deque[tuple[int, list[str]]] = deque(maxlen=1024)  # (latents, clients) per call
 
     @serve.batch(max_batch_size=MAX_BATCH, batch_wait_timeout_s=BATCH_WAIT_S, batch_size_fn=_rows)
@@ -87,7 +88,7 @@ def connect(settings: Settings) -> serve.handle.DeploymentHandle:
     except RayServeException:
         log.info("deploying the %s application on Ray Serve", APP)
     device = "cuda" if settings.torch_device() == "cuda" else "cpu"
-    app = FaceGenerator.options(**deployment_options(settings)).bind(settings.weights, device, 1)
+    app = FaceGenerator.options(**deployment_options(settings)).bind(settings.weights, device, settings.precision, 1)
     return serve.run(app, name=APP, route_prefix=None)
 
 
@@ -101,13 +102,18 @@ class RayBackend:
         self.retries = 0
 
     async def draw(self, z: torch.Tensor) -> np.ndarray:
-        request = (self.client, z.numpy().astype(np.float32, copy=False))
+        """Images of z, sent in requests of at most MAX_BATCH latents (a replica call's size)."""
+        z = z.numpy().astype(np.float32, copy=False)
+        parts = await asyncio.gather(*(self._draw(z[i : i + MAX_BATCH]) for i in range(0, len(z), MAX_BATCH)))
+        return np.concatenate(parts)
+
+    async def _draw(self, z: np.ndarray) -> np.ndarray:
         try:
-            return await self.handle.remote(request)
+            return await self.handle.remote((self.client, z))
         except REPLICA_GONE as e:  # the replica died mid-call: once more, on a live one
             log.warning("a generator replica died (%s); sending the request again", type(e).__name__)
             self.retries += 1
-            return await self.handle.remote(request)
+            return await self.handle.remote((self.client, z))
 
     def abandon(self) -> None:
         """Nothing to replace: the timed-out call was cancelled, and Serve restarts hung replicas."""

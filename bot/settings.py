@@ -12,10 +12,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from urllib.parse import urlparse
 
+import torch
+
+from gan.faces import PRECISIONS
+
 ENV_NAMES = {
     "token": "DISCORD_TOKEN",
     "device": "EXPRESSIONS_DEVICE",
     "weights": "EXPRESSIONS_WEIGHTS",
+    "precision": "EXPRESSIONS_PRECISION",
     "queue_depth": "EXPRESSIONS_QUEUE_DEPTH",
     "batch_cap": "EXPRESSIONS_BATCH_CAP",
     "batch_window_ms": "EXPRESSIONS_BATCH_WINDOW_MS",
@@ -56,6 +61,7 @@ class Settings:
     token: str | None = field(default=None, repr=False)
     device: str = "auto"  # auto = cuda when torch sees a GPU, else cpu
     weights: str | None = None  # generator file; None = the shipped one
+    precision: str = "fp32"  # fp32: exact faces; bf16: within a few grey levels, faster on GPUs and AMX CPUs
     queue_depth: int = 64  # requests waiting or being drawn, all users together
     batch_cap: int = 32  # latents per generator call
     batch_window_ms: float = 10.0  # how long the first request of a batch waits for company
@@ -83,6 +89,8 @@ class Settings:
                 raise ValueError(f"{ENV_NAMES[name]} must be from {lo} to {hi}, got {value:g}")
         if not isinstance(self.batching, bool):
             raise ValueError(f"{ENV_NAMES['batching']} must be on or off, got {self.batching!r}")
+        if self.precision not in PRECISIONS:
+            raise ValueError(f"{ENV_NAMES['precision']} must be one of {', '.join(PRECISIONS)}, got {self.precision!r}")
         if self.backend not in BACKENDS:
             raise ValueError(f"{ENV_NAMES['backend']} must be one of {', '.join(BACKENDS)}, got {self.backend!r}")
         if self.ray_max_replicas is not None and self.ray_max_replicas < self.ray_replicas:
@@ -105,8 +113,6 @@ class Settings:
         """Where this process runs the generator: auto is cuda when torch sees a GPU, else cpu."""
         if self.device != "auto":
             return self.device
-        import torch  # only when a model is loaded: settings stay cheap to read
-
         return "cuda" if torch.cuda.is_available() else "cpu"
 
     @classmethod

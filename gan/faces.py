@@ -19,33 +19,38 @@ WEIGHTS_DIR = Path(__file__).parent / "weights"
 GENERATOR_FILE = "generator.safetensors"
 ATTRIBUTES_FILE = "attributes.safetensors"
 MAX_FRAMES = 256
+PRECISIONS = {"fp32": torch.float32, "bf16": torch.bfloat16}
 
 
 class Faces:
     """A loaded generator plus its attribute sliders.
 
     Latents are drawn on the CPU per seed, so a seed gives the same face on any device and in
-    any batch; the network runs on `device`.
+    any batch; the network runs on `device`, in fp32 (exact) or bf16 (within a few grey levels,
+    and much faster on GPUs and on CPUs with bf16 units: docs/image_formats.md).
     """
 
     def __init__(self, generator: torch.nn.Module, meta: dict, attributes: AttributeSet, device: str = "cpu"):
         self.generator = generator
         self.meta = meta
         self.device = torch.device(device)
+        self.dtype = next(generator.parameters()).dtype
         self._attributes = attributes
         self.nz: int = generator.config.nz
 
     @classmethod
-    def load(cls, path: Path | str | None = None, device: str = "cpu") -> Faces:
+    def load(cls, path: Path | str | None = None, device: str = "cpu", precision: str = "fp32") -> Faces:
         """Load a generator checkpoint (default: the shipped one) and, if an attributes file
         sits beside it, its sliders. Raises CheckpointError naming the file on any problem."""
+        if precision not in PRECISIONS:
+            raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
         path = Path(path) if path is not None else WEIGHTS_DIR / GENERATOR_FILE
         if not isinstance(device, str) or not re.fullmatch(r"cpu|cuda(:\d{1,2})?", device):
             raise ValueError(f"device must be cpu, cuda or cuda:N, got {device!r}")
         if device.startswith("cuda") and not torch.cuda.is_available():
             raise ValueError(f"device {device!r} was asked for, but torch sees no CUDA GPU")
         g, meta = load_generator(path, "cpu")
-        g = fuse_batchnorm(g).to(device, memory_format=torch.channels_last)  # faster convolutions, same faces
+        g = fuse_batchnorm(g).to(device, PRECISIONS[precision], memory_format=torch.channels_last)  # fast convs
         attr_path = path.parent / ATTRIBUTES_FILE
         attributes = AttributeSet.load(attr_path, g.config.nz) if attr_path.is_file() else AttributeSet()
         return cls(g, meta, attributes, device)
@@ -83,7 +88,7 @@ class Faces:
         """uint8 (N, 64, 64, 3) images of latents (N, nz)."""
         if z.ndim != 2 or z.shape[1] != self.nz:
             raise ValueError(f"latents must have shape (N, {self.nz}), got {tuple(z.shape)}")
-        out = [to_uint8(self.generator(chunk.to(self.device, torch.float32))) for chunk in z.split(batch)]
+        out = [to_uint8(self.generator(chunk.to(self.device, self.dtype))) for chunk in z.split(batch)]
         return np.concatenate(out)
 
     def render(self, seeds: Iterable[int] | int, truncation: float = 1.0, edits: Edits | None = None) -> np.ndarray:

@@ -36,7 +36,7 @@ def upscale(images: np.ndarray, size: int = DEFAULT_SIZE) -> np.ndarray:
         raise ValueError(f"size must be from {SIZE_RANGE[0]} to {SIZE_RANGE[1]} px, got {size}")
     batch = images[None] if images.ndim == 3 else images
     if batch.shape[1:3] != (size, size):
-        x = torch.from_numpy(np.ascontiguousarray(batch)).permute(0, 3, 1, 2)  # channels-last view
+        x = torch.from_numpy(np.require(batch, requirements=["C", "W"])).permute(0, 3, 1, 2)  # channels-last view
         batch = F.interpolate(x, size=(size, size), mode="bicubic", align_corners=False).permute(0, 2, 3, 1).numpy()
     return batch[0] if images.ndim == 3 else batch
 

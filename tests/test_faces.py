@@ -97,3 +97,13 @@ def test_metadata_describes_the_model(faces: Faces):
     meta = faces.meta
     assert meta["config"]["nz"] == 100 and meta["prior"] == "normal"
     assert meta["steps"] > 0 and "frechet_distance" in meta["metrics"]
+
+
+def test_bf16_draws_the_same_faces_within_a_few_grey_levels(faces: Faces):
+    fast = Faces.load(precision="bf16")
+    exact, approx = faces.render(list(range(16))).astype(int), fast.render(list(range(16))).astype(int)
+    assert fast.dtype == torch.bfloat16 and np.abs(exact - approx).max() <= 6
+    assert 10 * np.log10(255**2 / ((exact - approx) ** 2).mean()) > 45
+    assert np.array_equal(fast.render([3]), fast.render([9, 3])[1:]), "still the same face in any batch"
+    with pytest.raises(ValueError, match="precision must be one of fp32, bf16"):
+        Faces.load(precision="fp8")

@@ -42,3 +42,21 @@ def test_good_settings_parse():
 def test_the_token_never_shows_in_repr():
     s = Settings.from_env({"DISCORD_TOKEN": "secret-token-value"})
     assert s.token == "secret-token-value" and "secret-token-value" not in repr(s) and "secret" not in str(s)
+
+
+def test_scaling_settings():
+    s = Settings.from_env(
+        {"EXPRESSIONS_BACKEND": "ray", "EXPRESSIONS_SHARD_COUNT": "4", "EXPRESSIONS_SHARD_IDS": "0-1,3"}
+    )
+    assert s.backend == "ray" and s.shard_ids == (0, 1, 3) and s.precision == "fp32"
+    for env, message in [
+        ({"EXPRESSIONS_BACKEND": "spark"}, "EXPRESSIONS_BACKEND must be one of local, ray"),
+        ({"EXPRESSIONS_SHARD_IDS": "0"}, "EXPRESSIONS_SHARD_IDS needs EXPRESSIONS_SHARD_COUNT"),
+        ({"EXPRESSIONS_SHARD_COUNT": "2", "EXPRESSIONS_SHARD_IDS": "1,2"}, "distinct shard numbers from 0 to 1"),
+        ({"EXPRESSIONS_SHARD_COUNT": "2", "EXPRESSIONS_SHARD_IDS": "0,0"}, "distinct shard numbers"),
+        ({"EXPRESSIONS_SHARD_COUNT": "2", "EXPRESSIONS_SHARD_IDS": "0-99999999999"}, "looks like 0,1 or 0-3"),
+        ({"EXPRESSIONS_RAY_REPLICAS": "4", "EXPRESSIONS_RAY_MAX_REPLICAS": "2"}, "must be at least"),
+        ({"EXPRESSIONS_PRECISION": "fp16"}, "EXPRESSIONS_PRECISION must be one of fp32, bf16"),
+    ]:
+        with pytest.raises(ValueError, match=message):
+            Settings.from_env(env)
