@@ -161,6 +161,8 @@ def test_evaluate_scores_against_a_pack(data_root, tmp_path, capsys):
     assert evaluate_main(args) == 0
     line = json.loads(out.read_text())
     assert line["n_holdout"] == FAKE_IMAGES // 12 and np.isfinite(line["frechet_distance"])
+    assert line["real_floor"] > 0 and np.isfinite(line["real_floor"]), "the floor of real train faces, for context"
+    assert f"floor: real train faces score {line['real_floor']:.3f}" in capsys.readouterr().out
 
 
 # --- real CelebA faces --------------------------------------------------------------------------

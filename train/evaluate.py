@@ -91,6 +91,13 @@ def write_side_by_side(path: Path | str, generators: list[Callable[[torch.Tensor
     Path(path).write_bytes(png_bytes(np.concatenate(tiles, axis=1)))
 
 
+def real_floor(classifier: AttributeClassifier, data: str, holdout: np.ndarray, n: int) -> float:
+    """The score of n real train faces against the holdout: what a perfect generator would get
+    with this classifier and these sample sizes, printed beside every score for context."""
+    train = load_split(data, "train", limit=n).images
+    return frechet_distance(predict(classifier, train, features=True).numpy(), holdout)
+
+
 @cli
 @torch.no_grad()
 def main(argv: list[str] | None = None) -> None:
@@ -107,6 +114,8 @@ def main(argv: list[str] | None = None) -> None:
     args = p.parse_args(argv)
     classifier, _ = load_classifier(args.classifier, args.device)
     real = predict(classifier, load_split(args.data, "holdout").images, features=True).numpy()
+    floor = real_floor(classifier, args.data, real, args.n)
+    print(f"floor: real train faces score {floor:.3f} against the same holdout ({args.n} faces)", flush=True)
     models: list[tuple[str, Callable]] = []
     for c in args.checkpoints:
         g = load_generator(c, args.device)[0]
@@ -122,6 +131,7 @@ def main(argv: list[str] | None = None) -> None:
             "frechet_distance": round(fd, 3),
             "n_generated": args.n,
             "n_holdout": len(real),
+            "real_floor": round(floor, 3),
             **({"seed": args.seed} if args.seed != EVAL_SEED else {}),
         }
         print(json.dumps(line), flush=True)
