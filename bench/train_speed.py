@@ -20,12 +20,20 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from train.data import load_split  # noqa: E402
-from train.gan import Trainer, parse_args  # noqa: E402
+from train.gan import TrainConfig, Trainer  # noqa: E402
+
+SETTINGS = [
+    {"arch": "dcgan"},
+    {"arch": "dcgan", "cuda_graph": False},
+    {"arch": "dcgan", "batch": 256},
+    {"arch": "dcgan-refine"},
+    {"arch": "dcgan", "augment": "color,translation"},
+]
 
 
-def measure(data: torch.Tensor, flags: list[str], seconds: float, warmup: int) -> dict:
+def measure(data: torch.Tensor, overrides: dict, seconds: float, warmup: int) -> dict:
     with tempfile.TemporaryDirectory() as out:
-        trainer = Trainer(parse_args(["--out", out, *flags]))
+        trainer = Trainer(TrainConfig(out=out, **overrides))
         for _ in range(warmup):
             trainer.train_step(data)
         before = [p.detach().clone() for p in trainer.G.parameters()]
@@ -38,8 +46,8 @@ def measure(data: torch.Tensor, flags: list[str], seconds: float, warmup: int) -
         elapsed = time.perf_counter() - start
         moved = all(not torch.equal(a, b) for a, b in zip(before, trainer.G.parameters(), strict=True))
         return {
-            "flags": " ".join(flags),
-            "img_per_s": round(steps * trainer.args.batch / elapsed),
+            "config": overrides,
+            "img_per_s": round(steps * trainer.config.batch / elapsed),
             "steps": steps,
             "losses_change": len(set(losses)) == len(losses),
             "weights_move": moved,
@@ -55,20 +63,16 @@ def main() -> None:
     p.add_argument("--warmup", type=int, default=30)
     p.add_argument(
         "--settings",
+        type=json.loads,
         nargs="*",
-        default=[
-            "--arch dcgan",
-            "--arch dcgan --no-cuda-graph",
-            "--arch dcgan --batch 256",
-            "--arch dcgan-refine",
-            "--arch dcgan --augment translation",
-        ],
+        default=SETTINGS,
+        help="TrainConfig fields to change, one JSON object per setting, e.g. '{\"batch\": 256}'",
     )
     args = p.parse_args()
     cuda = torch.cuda.is_available()
     data = load_split(args.data, "train").images.to("cuda" if cuda else "cpu")
-    for setting in args.settings:
-        print(json.dumps(measure(data, setting.split(), args.seconds, args.warmup)), flush=True)
+    for overrides in args.settings:
+        print(json.dumps(measure(data, overrides, args.seconds, args.warmup)), flush=True)
 
 
 if __name__ == "__main__":

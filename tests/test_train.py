@@ -11,62 +11,48 @@ from gan import Faces
 from gan.checkpoint import load_generator
 from train.augment import POLICIES, diff_augment
 from train.evaluate import frechet_distance
-from train.gan import Trainer, parse_args
+from train.gan import TrainConfig, Trainer
 from train.gan import main as train_main
 
-TINY = [
-    "--batch",
-    "16",
-    "--ngf",
-    "8",
-    "--ndf",
-    "8",
-    "--limit",
-    "256",
-    "--log-every",
-    "2",
-    "--sample-every",
-    "1000",
-    "--device",
-    "cpu",
-]
+TINY = {"batch": 16, "ngf": 8, "ndf": 8, "limit": 256, "log_every": 2, "sample_every": 1000.0, "device": "cpu"}
+TINY_FLAGS = [f"--{k.replace('_', '-')}={v}" for k, v in TINY.items()]  # the same through the CLI
+
+
+def tiny(data_root, out, **changes) -> TrainConfig:
+    return TrainConfig(out=str(out), data=str(data_root), **{**TINY, **changes})
 
 
 def test_training_smoke_and_resume(data_root, tmp_path, capsys):
     out = tmp_path / "run"
-    assert train_main(["--data", str(data_root), "--out", str(out), "--max-steps", "4", *TINY]) == 0
+    Trainer(tiny(data_root, out, max_steps=4)).run()
     first = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
     assert [r["step"] for r in first] == [2, 4]
     assert all(np.isfinite([r["d_loss"], r["g_loss"]]).all() for r in first)
-    assert train_main(["--data", str(data_root), "--out", str(out), "--max-steps", "6", "--resume", *TINY]) == 0
+    written = json.loads((out / "config.json").read_text())
+    written = TrainConfig(**{**written, "snapshot_seconds": tuple(written["snapshot_seconds"])})
+    assert written == tiny(data_root, out, max_steps=4), "the run folder holds its whole config"
+    assert train_main(["--data", str(data_root), "--out", str(out), "--max-steps", "6", "--resume", *TINY_FLAGS]) == 0
     steps = [json.loads(line)["step"] for line in (out / "metrics.jsonl").read_text().splitlines()]
-    assert steps == [2, 4, 6], "resume continues the step count"
+    assert steps == [2, 4, 6], "resume continues the step count (the CLI builds the same config)"
+    assert torch.load(out / "checkpoint.pt", weights_only=False)["config"]["max_steps"] == 6
     capsys.readouterr()
-    code = train_main(["--data", str(data_root), "--out", str(out), "--resume", "--arch", "dcgan-refine", *TINY])
+    code = train_main(["--data", str(data_root), "--out", str(out), "--resume", "--arch", "dcgan-refine", *TINY_FLAGS])
     err = capsys.readouterr().err
     assert code == 2 and err.startswith("error: ") and err.strip().endswith("--arch dcgan: resume with the same")
     assert len(err.strip().splitlines()) == 1, "one line, no traceback"
     faces = Faces.load(out / "final.safetensors")
     assert faces.meta["steps"] == 6 and faces.render([3]).shape == (1, 64, 64, 3)
+    assert faces.meta["train_config"]["ngf"] == 8, "the export records the config it was trained with"
     assert (out / "samples").is_dir() and list((out / "samples").glob("*.png"))
 
 
 def test_init_from_exported_generator_warms_up_the_discriminator(data_root, tmp_path):
     base = tmp_path / "base"
-    assert train_main(["--data", str(data_root), "--out", str(base), "--max-steps", "2", *TINY]) == 0
-    args = [
-        "--data",
-        str(data_root),
-        "--out",
-        str(tmp_path / "tuned"),
-        "--init",
-        str(base / "final.safetensors"),
-        "--d-warmup",
-        "2",
-        *TINY,
-    ]
+    Trainer(tiny(data_root, base, max_steps=2)).run()
     start, _ = load_generator(base / "final.safetensors")
-    trainer = Trainer(parse_args([*args, "--max-steps", "4"]))
+    trainer = Trainer(
+        tiny(data_root, tmp_path / "tuned", init=str(base / "final.safetensors"), d_warmup=2, max_steps=4)
+    )
     for k, v in start.state_dict().items():
         assert torch.equal(trainer.G.state_dict()[k], v) and torch.equal(trainer.G_ema.state_dict()[k], v), k
     trainer.run()
@@ -92,8 +78,7 @@ def test_augment_policies_keep_shapes_and_gradients():
 
 def test_other_architecture_and_augmentation_train(data_root, tmp_path):
     out = tmp_path / "run"
-    flags = ["--max-steps", "2", "--arch", "dcgan-refine", "--augment", "color,translation"]
-    assert train_main(["--data", str(data_root), "--out", str(out), *flags, *TINY]) == 0
+    Trainer(tiny(data_root, out, max_steps=2, arch="dcgan-refine", augment="color,translation")).run()
     meta = Faces.load(out / "final.safetensors").meta
     assert meta["config"]["arch"] == "dcgan-refine" and "DiffAugment(color,translation)" in meta["recipe"]
 

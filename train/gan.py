@@ -26,6 +26,7 @@ import functools
 import json
 import math
 import time
+from dataclasses import MISSING, asdict, dataclass, field, fields
 from pathlib import Path
 
 import torch
@@ -46,48 +47,104 @@ SAMPLE_SEEDS = list(range(64))
 BASE_KEYS = ("steps", "train_seconds", "images_seen", "device", "recipe")
 
 
-def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+@dataclass(frozen=True)
+class TrainConfig:
+    """Everything one training run depends on: written to OUT/config.json when it starts and stored
+    in every checkpoint, so a run can be read, compared and resumed. Benchmarks and tests build it
+    directly; `python -m train.gan` builds it from its flags (same names, dashes for underscores)."""
+
+    out: str  # run folder for checkpoints, samples and logs
+    data: str = "../shared/celeba64"  # the face pack
+    minutes: float = 8.0  # training-time budget (total, across resumes)
+    max_steps: int | None = None  # stop after this many steps in total
+    resume: bool = False  # continue from OUT/checkpoint.pt
+    init: str | None = None  # start the generator (and its EMA) from this exported generator file
+    d_warmup: int = 0  # first steps train the discriminator only
+    batch: int = 128
+    lr: float = 2e-4
+    arch: str = "dcgan"  # one of GeneratorConfig.ARCHS
+    augment: str = "translation"  # DiffAugment policy: one of augment.POLICIES
+    cuda_graph: bool = True  # on a GPU, replay each training step as one CUDA graph
+    ngf: int = 64
+    ndf: int = 64
+    ema: float = 0.999  # EMA decay of the generator's weights
+    limit: int | None = None  # use only the first N training images
+    data_memory: str = "auto"  # hold the train split in (GPU) memory, or stream it: auto holds it if it fits
+    seed: int = 0
+    device: str = field(default_factory=lambda: "cuda" if torch.cuda.is_available() else "cpu")
+    log_every: int = 50  # steps between metric lines
+    sample_every: float = 60.0  # seconds of training between sample grids
+    checkpoint_every: float = 120.0  # seconds between checkpoints
+    snapshot_seconds: tuple[float, ...] = (300.0,)  # also export the EMA generator as training time passes these
+
+    def __post_init__(self) -> None:
+        for name, choices in (
+            ("arch", GeneratorConfig.ARCHS),
+            ("augment", tuple(POLICIES)),
+            ("data_memory", MEMORY_MODES),
+        ):
+            if getattr(self, name) not in choices:
+                raise TrainError(f"--{name.replace('_', '-')} must be one of {', '.join(choices)}")
+        for name in ("batch", "ngf", "ndf", "log_every"):
+            if getattr(self, name) < 1:
+                raise TrainError(f"--{name.replace('_', '-')} must be at least 1, got {getattr(self, name)}")
+        if not 0 <= self.ema < 1:
+            raise TrainError(f"--ema must be in [0, 1), got {self.ema}")
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), indent=2)
+
+
+def parse_args(argv: list[str] | None = None) -> TrainConfig:
+    """The flags of `python -m train.gan`, one per TrainConfig field, with its defaults."""
+    d = {f.name: f.default for f in fields(TrainConfig) if f.default is not MISSING}
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--data", default="../shared/celeba64", help="the celeba64 folder")
+    p.add_argument("--data", default=d["data"], help="the face pack folder")
     p.add_argument("--out", required=True, help="run folder for checkpoints, samples and logs")
-    p.add_argument("--minutes", type=float, default=8.0, help="training-time budget (total, across resumes)")
+    p.add_argument("--minutes", type=float, default=d["minutes"], help="training-time budget (total, across resumes)")
     p.add_argument("--max-steps", type=int, default=None, help="stop after this many steps in total")
     p.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.pt")
     p.add_argument("--init", help="start the generator (and its EMA) from this exported generator file")
-    p.add_argument("--d-warmup", type=int, default=0, help="first steps train the discriminator only")
-    p.add_argument("--batch", type=int, default=128)
-    p.add_argument("--lr", type=float, default=2e-4)
-    p.add_argument("--arch", choices=GeneratorConfig.ARCHS, default="dcgan")
-    p.add_argument("--augment", choices=list(POLICIES), default="translation", help="DiffAugment policy")
+    p.add_argument("--d-warmup", type=int, default=d["d_warmup"], help="first steps train the discriminator only")
+    p.add_argument("--batch", type=int, default=d["batch"])
+    p.add_argument("--lr", type=float, default=d["lr"])
+    p.add_argument("--arch", choices=GeneratorConfig.ARCHS, default=d["arch"])
+    p.add_argument("--augment", choices=list(POLICIES), default=d["augment"], help="DiffAugment policy")
     p.add_argument(
         "--cuda-graph",
         action=argparse.BooleanOptionalAction,
-        default=True,
+        default=d["cuda_graph"],
         help="on a GPU, replay each training step as one CUDA graph",
     )
-    p.add_argument("--ngf", type=int, default=64)
-    p.add_argument("--ndf", type=int, default=64)
-    p.add_argument("--ema", type=float, default=0.999, help="EMA decay of generator weights")
+    p.add_argument("--ngf", type=int, default=d["ngf"])
+    p.add_argument("--ndf", type=int, default=d["ndf"])
+    p.add_argument("--ema", type=float, default=d["ema"], help="EMA decay of generator weights")
     p.add_argument("--limit", type=int, default=None, help="use only the first N training images")
     p.add_argument(
         "--data-memory",
         choices=MEMORY_MODES,
-        default="auto",
+        default=d["data_memory"],
         help="hold the train split in (GPU) memory, or stream it from the zip; auto holds it if it fits",
     )
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
-    p.add_argument("--log-every", type=int, default=50, help="steps between metric lines")
-    p.add_argument("--sample-every", type=float, default=60.0, help="seconds of training between sample grids")
-    p.add_argument("--checkpoint-every", type=float, default=120.0, help="seconds between checkpoints")
+    p.add_argument("--seed", type=int, default=d["seed"])
+    p.add_argument("--device", help="cuda or cpu (default: cuda when torch sees a GPU)")
+    p.add_argument("--log-every", type=int, default=d["log_every"], help="steps between metric lines")
+    p.add_argument(
+        "--sample-every", type=float, default=d["sample_every"], help="seconds of training between sample grids"
+    )
+    p.add_argument("--checkpoint-every", type=float, default=d["checkpoint_every"], help="seconds between checkpoints")
     p.add_argument(
         "--snapshot-seconds",
         type=float,
         nargs="*",
-        default=[300.0],
+        default=list(d["snapshot_seconds"]),
         help="also export the EMA generator when training time passes these marks",
     )
-    return p.parse_args(argv)
+    args = vars(p.parse_args(argv))
+    args["snapshot_seconds"] = tuple(args["snapshot_seconds"])
+    if args["device"] is None:
+        del args["device"]
+    return TrainConfig(**args)
 
 
 @torch.no_grad()
@@ -107,33 +164,37 @@ def calibrated(g_ema: Generator, batches: int = 16, batch: int = 256) -> Generat
 
 
 class Trainer:
-    def __init__(self, args: argparse.Namespace):
-        self.args = args
-        self.out = Path(args.out)
-        self.device = torch.device(args.device)
+    def __init__(self, config: TrainConfig):
+        self.config = config
+        self.out = Path(config.out)
+        self.device = torch.device(config.device)
         self.cuda = self.device.type == "cuda"
-        torch.manual_seed(args.seed)
+        torch.manual_seed(config.seed)
         if self.cuda:
             torch.backends.cudnn.benchmark = True
             torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = True
         try:
-            config = GeneratorConfig(ngf=args.ngf, arch=args.arch)
+            g_config = GeneratorConfig(ngf=config.ngf, arch=config.arch)
         except ValueError as e:
             raise TrainError(f"--ngf/--arch: {e}") from None
-        self.G = Generator(config)
+        self.G = Generator(g_config)
         self.base: dict | None = None  # what --init started from, kept in every export's metadata
-        if args.init and not args.resume:
-            start, meta = load_generator(args.init)
+        if config.init and not config.resume:
+            start, meta = load_generator(config.init)
             if start.config != self.G.config:
-                raise TrainError(f"{args.init} is {start.config}, but this run builds {self.G.config}")
+                raise TrainError(f"{config.init} is {start.config}, but this run builds {self.G.config}")
             self.G.load_state_dict(start.state_dict())
-            self.base = {"file": "/".join(Path(args.init).parts[-2:]), **{k: meta.get(k) for k in BASE_KEYS}}
+            self.base = {"file": "/".join(Path(config.init).parts[-2:]), **{k: meta.get(k) for k in BASE_KEYS}}
         self.G = self.G.to(self.device, memory_format=torch.channels_last)
-        self.D = Discriminator(args.ndf).to(self.device, memory_format=torch.channels_last)
+        self.D = Discriminator(config.ndf).to(self.device, memory_format=torch.channels_last)
         self.G_ema = copy.deepcopy(self.G).eval().requires_grad_(False)
-        self.graphed = self.cuda and args.cuda_graph
+        self.graphed = self.cuda and config.cuda_graph
         # a captured step needs optimizers that keep their step count on the GPU
-        opt = {"lr": args.lr, "betas": (0.5, 0.999), **({"capturable": True} if self.graphed else {"fused": self.cuda})}
+        opt = {
+            "lr": config.lr,
+            "betas": (0.5, 0.999),
+            **({"capturable": True} if self.graphed else {"fused": self.cuda}),
+        }
         self.opt_g = torch.optim.Adam(self.G.parameters(), **opt)
         self.opt_d = torch.optim.Adam(self.D.parameters(), **opt)
         self.graph: torch.cuda.CUDAGraph | None = None
@@ -141,7 +202,7 @@ class Trainer:
         self.step, self.seconds, self.snapshots_done = 0, 0.0, []
         self.stream: BatchStream | None = None  # set by open_data when the split is streamed
         self.n_train = 0
-        if args.resume:
+        if config.resume:
             self._load()
         self.sample_z = latents(SAMPLE_SEEDS, self.G.config.nz).to(self.device)
 
@@ -157,7 +218,7 @@ class Trainer:
             "seconds": self.seconds,
             "snapshots_done": self.snapshots_done,
             "base": self.base,
-            "args": vars(self.args),
+            "config": asdict(self.config),
         }
 
     def _load(self) -> None:
@@ -165,14 +226,14 @@ class Trainer:
         state = torch.load(path, map_location=self.device, weights_only=False)
         # the networks must match the checkpoint's; runs from before --arch existed were dcgan-refine
         for key, before_flag in (("arch", "dcgan-refine"), ("ngf", None), ("ndf", None)):
-            saved = state["args"].get(key, before_flag)
-            if saved != getattr(self.args, key):
+            saved = state.get("config", state.get("args", {})).get(key, before_flag)  # "args" before TrainConfig
+            if saved != getattr(self.config, key):
                 raise TrainError(f"{path} was trained with --{key} {saved}: resume with the same")
         for name in ("G", "D", "G_ema", "opt_g", "opt_d"):
             getattr(self, name).load_state_dict(state[name])
         self.step, self.seconds, self.snapshots_done = state["step"], state["seconds"], state["snapshots_done"]
         self.base = state.get("base")  # checkpoints written before --init existed have none
-        torch.manual_seed(self.args.seed + self.step)
+        torch.manual_seed(self.config.seed + self.step)
 
     def save_checkpoint(self) -> None:
         tmp = self.out / "checkpoint.pt.tmp"
@@ -182,19 +243,20 @@ class Trainer:
     def meta(self) -> dict:
         return {
             "prior": "normal",
-            "training_data": f"{Path(self.args.data).name} train split ({self.n_train:,} faces)",
+            "training_data": f"{Path(self.config.data).name} train split ({self.n_train:,} faces)",
             "steps": self.step,
             "train_seconds": round(self.seconds, 1),
-            "images_seen": self.step * self.args.batch,
-            "batch": self.args.batch,
+            "images_seen": self.step * self.config.batch,
+            "batch": self.config.batch,
             "device": torch.cuda.get_device_name() if self.cuda else "cpu",
             "recipe": self.recipe(),
             "init": self.base,
+            "train_config": asdict(self.config),
         }
 
     def recipe(self) -> str:
-        aug = "" if self.args.augment == "none" else f"+DiffAugment({self.args.augment})"
-        return f"DCGAN-D+BCE+flips{aug}+EMA({self.args.ema})"
+        aug = "" if self.config.augment == "none" else f"+DiffAugment({self.config.augment})"
+        return f"DCGAN-D+BCE+flips{aug}+EMA({self.config.ema})"
 
     def export(self, path: Path) -> Generator:
         g = calibrated(self.G_ema)
@@ -211,7 +273,7 @@ class Trainer:
     def open_data(self) -> torch.Tensor:
         """The train split on the device, or, when streamed, a batch-sized buffer that
         `next_batch` refills before each step (a CUDA graph reads it in place)."""
-        a = self.args
+        a = self.config
         self.n_train = len(members(a.data, "train", a.limit))
         free = {"host": available_bytes(torch.device("cpu"))}
         if self.cuda:
@@ -228,7 +290,7 @@ class Trainer:
 
     def _batch(self, data: torch.Tensor) -> torch.Tensor:
         if self.stream is None:  # resident: sample with replacement on the device
-            data = data[torch.randint(0, data.shape[0], (self.args.batch,), device=self.device)]
+            data = data[torch.randint(0, data.shape[0], (self.config.batch,), device=self.device)]
         x = to_unit(data)  # streamed: the buffer already is a shuffled batch
         flip = torch.rand(x.shape[0], 1, 1, 1, device=self.device) < 0.5
         x = torch.where(flip, x.flip(3), x)
@@ -238,7 +300,7 @@ class Trainer:
         """Draw a batch, take one D step, then (after the warm-up) one G step; returns the losses."""
         real = self._batch(data)
         z = torch.randn(real.shape[0], self.G.config.nz, device=self.device)
-        aug = functools.partial(diff_augment, policy=self.args.augment)
+        aug = functools.partial(diff_augment, policy=self.config.augment)
         # autocast's weight cache must be off while a CUDA graph is being captured
         autocast = functools.partial(
             torch.autocast, self.device.type, dtype=torch.bfloat16, enabled=self.cuda, cache_enabled=not self.graphed
@@ -278,13 +340,13 @@ class Trainer:
             self.graph_losses = self._update(data, warmup=False)
 
     def _update_ema(self) -> None:
-        g_steps = self.step - self.args.d_warmup
-        decay = self.args.ema if self.base else min(self.args.ema, g_steps / (9 + g_steps))
+        g_steps = self.step - self.config.d_warmup
+        decay = self.config.ema if self.base else min(self.config.ema, g_steps / (9 + g_steps))
         torch._foreach_lerp_(list(self.G_ema.parameters()), list(self.G.parameters()), 1 - decay)
 
     def train_step(self, data: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
         """One D step, then (after the warm-up) one G step and the EMA update; returns the losses."""
-        warmup = self.step < self.args.d_warmup
+        warmup = self.step < self.config.d_warmup
         if self.graphed and not warmup and self.graph is None:
             try:
                 self._capture(data)
@@ -302,8 +364,9 @@ class Trainer:
         return losses
 
     def run(self) -> None:
-        a = self.args
+        a = self.config
         self.out.mkdir(parents=True, exist_ok=True)
+        (self.out / "config.json").write_text(a.to_json())
         data = self.open_data()
         budget = a.minutes * 60
         log = open(self.out / "metrics.jsonl", "a")
