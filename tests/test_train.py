@@ -13,6 +13,7 @@ from train.augment import POLICIES, diff_augment
 from train.evaluate import frechet_distance
 from train.gan import TrainConfig, Trainer
 from train.gan import main as train_main
+from train.losses import discriminator_loss, generator_loss
 
 TINY = {"batch": 16, "ngf": 8, "ndf": 8, "limit": 256, "log_every": 2, "sample_every": 1000.0, "device": "cpu"}
 TINY_FLAGS = [f"--{k.replace('_', '-')}={v}" for k, v in TINY.items()]  # the same through the CLI
@@ -91,3 +92,13 @@ def test_frechet_distance():
     assert abs(shifted - 8.0) < 0.3  # |mu difference|^2 = 8
     scaled = frechet_distance(a, 2 * rng.normal(size=(4000, 8)))
     assert abs(scaled - 8.0) < 0.5  # 8 * (1 - 2)^2
+
+
+def test_losses_are_bce_on_logits():
+    real, fake = torch.tensor([3.0, -1.0]), torch.tensor([-2.0, 0.5])
+    bce = torch.nn.functional.binary_cross_entropy_with_logits
+    assert torch.allclose(discriminator_loss(real, fake), bce(real, torch.ones(2)) + bce(fake, torch.zeros(2)))
+    assert torch.allclose(generator_loss(fake), bce(fake, torch.ones(2)))
+    x = torch.tensor([-20.0], requires_grad=True)  # a generator the discriminator sees right through
+    generator_loss(x).backward()
+    assert x.grad.abs().item() > 0.99, "non-saturating: the gradient stays large where G is worst"

@@ -30,7 +30,6 @@ from dataclasses import MISSING, asdict, dataclass, field, fields
 from pathlib import Path
 
 import torch
-import torch.nn.functional as F
 from tqdm import tqdm
 
 from gan.checkpoint import load_generator, save_generator
@@ -42,6 +41,7 @@ from .augment import POLICIES, diff_augment
 from .data import MEMORY_MODES, BatchStream, available_bytes, hold_in_memory, load_split, members, to_unit
 from .discriminator import Discriminator
 from .errors import TrainError, cli
+from .losses import discriminator_loss, generator_loss
 
 SAMPLE_SEEDS = list(range(64))
 BASE_KEYS = ("steps", "train_seconds", "images_seen", "device", "recipe")
@@ -310,7 +310,7 @@ class Trainer:
                 fake = self.G(z)
             self.D.requires_grad_(True)
             d_real, d_fake = self.D(aug(real)), self.D(aug(fake.detach()))
-            d_loss = F.softplus(-d_real).mean() + F.softplus(d_fake).mean()  # BCE: real -> 1, fake -> 0
+            d_loss = discriminator_loss(d_real, d_fake)
         self.opt_d.zero_grad(set_to_none=True)
         d_loss.backward()
         self.opt_d.step()
@@ -318,7 +318,7 @@ class Trainer:
             return d_loss.detach(), None
         with autocast():
             self.D.requires_grad_(False)
-            g_loss = F.softplus(-self.D(aug(fake))).mean()  # non-saturating
+            g_loss = generator_loss(self.D(aug(fake)))
         self.opt_g.zero_grad(set_to_none=True)
         g_loss.backward()
         self.opt_g.step()
