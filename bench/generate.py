@@ -12,6 +12,7 @@ import os
 import platform
 import statistics
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -20,6 +21,8 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bot.render import face_file  # noqa: E402
 from gan import Faces  # noqa: E402
+from gan.checkpoint import save_generator  # noqa: E402
+from gan.style import StyleConfig, StyleGenerator  # noqa: E402
 
 
 def timed(fn, repeats: int) -> list[float]:
@@ -36,11 +39,17 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--device", default="cpu")
     p.add_argument("--repeats", type=int, default=20)
+    p.add_argument("--weights", help="a generator file (default: the shipped one)")
+    p.add_argument("--style", action="store_true", help="an untrained style-based generator of the default size")
     args = p.parse_args()
-    faces = Faces.load(device=args.device)
+    if args.style:  # speed does not depend on the weights
+        path = Path(tempfile.mkdtemp()) / "style.safetensors"
+        save_generator(path, StyleGenerator(StyleConfig()), {"prior": "normal"})
+        args.weights = path
+    faces = Faces.load(args.weights, device=args.device)
     print(
         f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__} "
-        f"({torch.get_num_threads()} threads), device {args.device}"
+        f"({torch.get_num_threads()} threads), device {args.device}, {faces.generator.config}"
     )
     for batch in (1, 16, 64, 256):
         seeds = list(range(batch))

@@ -10,7 +10,6 @@ import torch
 
 from gan import Faces
 from gan.imaging import gif_bytes, grid, jpeg_bytes, upscale
-from gan.latent import slerp
 
 from .state import FaceState
 
@@ -32,8 +31,7 @@ def variation_latents(faces: Faces, state: FaceState, n: int = 4) -> torch.Tenso
 
 
 def morph_latents(faces: Faces, a: FaceState, seed_b: int, frames: int) -> torch.Tensor:
-    za, zb = faces.latent([a.seed, seed_b])
-    return faces.edit(slerp(za, zb, torch.linspace(0, 1, frames)), a.edits, a.truncation)
+    return faces.path(a.seed, seed_b, frames, a.truncation, a.edits)
 
 
 def face_file(images: np.ndarray, name: str = "face.jpg") -> discord.File:

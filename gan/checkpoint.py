@@ -15,7 +15,7 @@ import torch
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
 
-from .model import Generator, GeneratorConfig
+from .model import Generator, build_generator, config_from_dict
 
 META_KEY = "expressions"
 
@@ -62,12 +62,12 @@ def save_generator(path: Path | str, g: Generator, meta: dict, dtype: torch.dtyp
     save_tensors(path, state, {**meta, "config": g.config.to_dict()})
 
 
-def load_generator(path: Path | str, device: str | torch.device = "cpu") -> tuple[Generator, dict]:
+def load_generator(path: Path | str, device: str | torch.device = "cpu") -> tuple[torch.nn.Module, dict]:
     """Rebuild the generator a checkpoint describes, in eval mode and fp32, with its metadata."""
     path = Path(path)
     tensors, meta = load_tensors(path)
     try:
-        g = Generator(GeneratorConfig.from_dict(meta["config"]))
+        g = build_generator(config_from_dict(meta["config"]))
     except (KeyError, TypeError, ValueError) as e:
         raise CheckpointError(path, f"bad or missing generator config in metadata: {e}") from None
     expected = g.state_dict()

@@ -13,7 +13,8 @@ from .attributes import AttributeSet, Edits
 from .checkpoint import load_generator
 from .imaging import to_uint8
 from .latent import check_seeds, latents, slerp, truncate
-from .model import fuse_batchnorm
+from .model import Generator, fuse_batchnorm
+from .style import StyleGenerator
 
 WEIGHTS_DIR = Path(__file__).parent / "weights"
 GENERATOR_FILE = "generator.safetensors"
@@ -36,7 +37,9 @@ class Faces:
         self.device = torch.device(device)
         self.dtype = next(generator.parameters()).dtype
         self._attributes = attributes
-        self.nz: int = generator.config.nz
+        self.nz: int = generator.config.nz  # a seed's latent z
+        self.in_w = isinstance(generator, StyleGenerator)  # truncation, edits and morphs happen in W
+        self.latent_dim: int = generator.config.w_dim if self.in_w else self.nz  # what decode takes
 
     @classmethod
     def load(cls, path: Path | str | None = None, device: str = "cpu", precision: str = "fp32") -> Faces:
@@ -50,9 +53,11 @@ class Faces:
         if device.startswith("cuda") and not torch.cuda.is_available():
             raise ValueError(f"device {device!r} was asked for, but torch sees no CUDA GPU")
         g, meta = load_generator(path, "cpu")
-        g = fuse_batchnorm(g).to(device, PRECISIONS[precision], memory_format=torch.channels_last)  # fast convs
+        g = fuse_batchnorm(g) if isinstance(g, Generator) else g
+        g = g.to(device, PRECISIONS[precision], memory_format=torch.channels_last)  # faster convolutions
         attr_path = path.parent / ATTRIBUTES_FILE
-        attributes = AttributeSet.load(attr_path, g.config.nz) if attr_path.is_file() else AttributeSet()
+        latent_dim = g.config.w_dim if isinstance(g, StyleGenerator) else g.config.nz
+        attributes = AttributeSet.load(attr_path, latent_dim) if attr_path.is_file() else AttributeSet()
         return cls(g, meta, attributes, device)
 
     # --- sliders ------------------------------------------------------------------------------
@@ -79,16 +84,28 @@ class Faces:
         return latents(seeds, self.nz)
 
     def edit(self, z: torch.Tensor, edits: Edits | None = None, truncation: float = 1.0) -> torch.Tensor:
-        """Truncate, then apply edits: edits keep their full strength at any truncation."""
-        z = truncate(z, truncation) if truncation != 1.0 else z
+        """The latents decode draws: truncated (in W, towards w_avg, for a style-based generator;
+        towards 0 in z otherwise), then edited: edits keep their full strength at any truncation."""
+        if self.in_w:
+            z = self.to_w(z, truncation)
+        elif truncation != 1.0:
+            z = truncate(z, truncation)
         return self._attributes.apply(z, edits) if edits else z
 
     @torch.inference_mode()
+    def to_w(self, z: torch.Tensor, truncation: float = 1.0) -> torch.Tensor:
+        """(N, w_dim) CPU latents in W of z, truncated towards w_avg (style-based generators)."""
+        truncate(z, truncation)  # the same range check as in z
+        w = self.generator.map(z.to(self.device, self.dtype), truncation)
+        return w.float().cpu()
+
+    @torch.inference_mode()
     def decode(self, z: torch.Tensor, batch: int = 256) -> np.ndarray:
-        """uint8 (N, 64, 64, 3) images of latents (N, nz)."""
-        if z.ndim != 2 or z.shape[1] != self.nz:
-            raise ValueError(f"latents must have shape (N, {self.nz}), got {tuple(z.shape)}")
-        out = [to_uint8(self.generator(chunk.to(self.device, self.dtype))) for chunk in z.split(batch)]
+        """uint8 (N, 64, 64, 3) images of latents from `edit` (N, latent_dim)."""
+        if z.ndim != 2 or z.shape[1] != self.latent_dim:
+            raise ValueError(f"latents must have shape (N, {self.latent_dim}), got {tuple(z.shape)}")
+        draw = self.generator.synthesis if self.in_w else self.generator
+        out = [to_uint8(draw(chunk.to(self.device, self.dtype))) for chunk in z.split(batch)]
         return np.concatenate(out)
 
     def render(self, seeds: Iterable[int] | int, truncation: float = 1.0, edits: Edits | None = None) -> np.ndarray:
@@ -100,8 +117,20 @@ class Faces:
     ) -> np.ndarray:
         """uint8 (frames, 64, 64, 3): a along the prior's great circle to b; the first and last
         frames are exactly render(seed_a) and render(seed_b) with the same settings."""
+        return self.decode(self.path(seed_a, seed_b, frames, truncation, edits))
+
+    def path(
+        self, seed_a: int, seed_b: int, frames: int = 16, truncation: float = 1.0, edits: Edits | None = None
+    ) -> torch.Tensor:
+        """The latents of a morph, for decode: along the prior's great circle in z, or a straight
+        line in W for a style-based generator; exact endpoints either way."""
         if isinstance(frames, bool) or not isinstance(frames, int) or not 2 <= frames <= MAX_FRAMES:
             raise ValueError(f"frames must be an integer from 2 to {MAX_FRAMES}, got {frames!r}")
-        a, b = self.latent(check_seeds([seed_a, seed_b]))
-        path = slerp(a, b, torch.linspace(0, 1, frames))
-        return self.decode(self.edit(path, edits, truncation))
+        ends = self.latent(check_seeds([seed_a, seed_b]))
+        t = torch.linspace(0, 1, frames)
+        if not self.in_w:
+            return self.edit(slerp(ends[0], ends[1], t), edits, truncation)
+        a, b = self.to_w(ends, truncation)
+        line = torch.lerp(a, b, t[:, None])
+        line[-1] = b  # lerp's last point is a + 1 * (b - a): not b to the bit
+        return self._attributes.apply(line, edits) if edits else line

@@ -1,7 +1,7 @@
 """The generator network: latent vector in, 64x64 RGB face out.
 
 A DCGAN stack of stride-2 transposed convolutions, cheap on a CPU (one face in a few ms).
-Two architectures, named in every checkpoint's config:
+Two DCGAN architectures, named in every checkpoint's config (the style-based one is in style.py):
 - "dcgan": the classic stack, the same shape as the reference model, so comparisons with it
   measure the training recipe alone; the fastest to train and to serve;
 - "dcgan-refine": one extra 3x3 convolution at 8, 16 and 32 px, room to refine features at
@@ -15,7 +15,11 @@ from dataclasses import asdict, dataclass
 import torch
 from torch import nn
 
-IMAGE_SIZE = 64
+from .style import StyleConfig, StyleGenerator
+
+IMAGE_SIZE = 64  # every generator draws 64x64 faces
+
+ARCHS = ("dcgan", "dcgan-refine", "style")  # every generator a checkpoint can name
 
 
 @dataclass(frozen=True)
@@ -40,12 +44,20 @@ class GeneratorConfig:
     def to_dict(self) -> dict:
         return asdict(self)
 
-    @classmethod
-    def from_dict(cls, d: dict) -> GeneratorConfig:
-        unknown = set(d) - set(cls.__dataclass_fields__)
-        if unknown:
-            raise ValueError(f"unknown generator config keys: {sorted(unknown)}")
-        return cls(**d)
+
+def config_from_dict(d: dict) -> GeneratorConfig | StyleConfig:
+    """The config a checkpoint's metadata describes, checked (sizes bounded) before anything is built."""
+    if d.get("arch", "dcgan") not in ARCHS:
+        raise ValueError(f"unsupported generator architecture {d['arch']!r} (expected one of {ARCHS})")
+    cls = StyleConfig if d.get("arch") == "style" else GeneratorConfig
+    unknown = set(d) - set(cls.__dataclass_fields__)
+    if unknown:
+        raise ValueError(f"unknown generator config keys: {sorted(unknown)}")
+    return cls(**d)
+
+
+def build_generator(config: GeneratorConfig | StyleConfig) -> nn.Module:
+    return StyleGenerator(config) if isinstance(config, StyleConfig) else Generator(config)
 
 
 def _upsample(cin: int, cout: int, first: bool = False) -> nn.Sequential:
