@@ -28,6 +28,7 @@ SETTINGS = [
     {"arch": "dcgan", "batch": 256},
     {"arch": "dcgan-refine"},
     {"arch": "dcgan", "augment": "color,translation"},
+    {"arch": "style", "ngf": 192, "r1": 1.0, "beta1": 0.0, "augment": "color,translation"},
 ]
 
 

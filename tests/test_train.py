@@ -13,7 +13,7 @@ from train.augment import POLICIES, diff_augment
 from train.evaluate import frechet_distance
 from train.gan import TrainConfig, Trainer
 from train.gan import main as train_main
-from train.losses import discriminator_loss, generator_loss
+from train.losses import discriminator_loss, generator_loss, r1_penalty
 
 TINY = {"batch": 16, "ngf": 8, "ndf": 8, "limit": 256, "log_every": 2, "sample_every": 1000.0, "device": "cpu"}
 TINY_FLAGS = [f"--{k.replace('_', '-')}={v}" for k, v in TINY.items()]  # the same through the CLI
@@ -102,3 +102,23 @@ def test_losses_are_bce_on_logits():
     x = torch.tensor([-20.0], requires_grad=True)  # a generator the discriminator sees right through
     generator_loss(x).backward()
     assert x.grad.abs().item() > 0.99, "non-saturating: the gradient stays large where G is worst"
+
+
+def test_style_generator_trains_with_r1_and_keeps_w_avg(data_root, tmp_path):
+    out = tmp_path / "style"
+    config = tiny(data_root, out, max_steps=4, arch="style", ngf=16, ndf=8, r1=1.0, beta1=0.0)
+    trainer = Trainer(config)
+    trainer.run()
+    log = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in log] == [2, 4] and all(np.isfinite([r["d_loss"], r["g_loss"]]).all() for r in log)
+    assert trainer.G.w_avg.abs().sum() > 0 and torch.equal(trainer.G_ema.w_avg, trainer.G.w_avg)
+    assert trainer.opt_d.param_groups[0]["betas"][0] == 0.0
+    faces = Faces.load(out / "final.safetensors")
+    assert faces.in_w and faces.meta["config"]["arch"] == "style" and "ResNet-D" in faces.meta["recipe"]
+    assert "R1(1)" in faces.meta["recipe"] and faces.render([1, 2], truncation=0.7).shape == (2, 64, 64, 3)
+
+
+def test_r1_is_the_squared_gradient_norm_at_real_images():
+    x = torch.randn(3, 2, requires_grad=True)
+    logits = (x**2).sum(dim=1)  # gradient 2x per sample
+    assert torch.allclose(r1_penalty(x, logits), (4 * x.detach() ** 2).sum(dim=1).mean())

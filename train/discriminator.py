@@ -1,4 +1,5 @@
-"""The discriminator: the DCGAN convnet (stride-2 convolutions, batch norm, leaky ReLU).
+"""The discriminators: the DCGAN convnet (stride-2 convolutions, batch norm, leaky ReLU), paired
+with the DCGAN generators, and a residual one without batch norm for the style-based generator.
 
 Real and generated batches go through it separately, so each batch-norm pass sees one kind
 of image, as in the DCGAN recipe. Kept deliberately classic: the gains of this project's
@@ -7,7 +8,10 @@ recipe come from speed (CUDA graphs), augmentation against overfitting, and the 
 
 from __future__ import annotations
 
+import math
+
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 
@@ -29,3 +33,42 @@ class Discriminator(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.net(x).flatten()
+
+
+class ResidualDiscriminator(nn.Module):
+    """Image (N, 3, 64, 64) -> realness logit (N,), without batch norm: each sample is judged on
+    its own, which R1 needs (its gradient is per sample) and which keeps the discriminator from
+    learning batch statistics. Residual blocks halve the resolution 64 -> 4 (as StyleGAN2's D)."""
+
+    def __init__(self, ndf: int = 64):
+        super().__init__()
+        widths = [ndf, 2 * ndf, 4 * ndf, 4 * ndf, 4 * ndf]  # at 64, 32, 16, 8, 4 px
+        self.from_rgb = nn.Conv2d(3, widths[0], 1)
+        self.blocks = nn.ModuleList(_ResidualDown(a, b) for a, b in zip(widths[:-1], widths[1:], strict=True))
+        self.head = nn.Sequential(
+            nn.Conv2d(widths[-1], widths[-1], 3, padding=1),
+            nn.LeakyReLU(0.2),
+            nn.Flatten(),
+            nn.Linear(widths[-1] * 16, widths[-1]),
+            nn.LeakyReLU(0.2),
+            nn.Linear(widths[-1], 1),
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = F.leaky_relu(self.from_rgb(x), 0.2)
+        for block in self.blocks:
+            x = block(x)
+        return self.head(x).flatten()
+
+
+class _ResidualDown(nn.Module):
+    def __init__(self, cin: int, cout: int):
+        super().__init__()
+        self.conv1 = nn.Conv2d(cin, cin, 3, padding=1)
+        self.conv2 = nn.Conv2d(cin, cout, 3, padding=1)
+        self.skip = nn.Conv2d(cin, cout, 1, bias=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = F.leaky_relu(self.conv1(x), 0.2)
+        y = F.avg_pool2d(F.leaky_relu(self.conv2(y), 0.2), 2)
+        return (y + F.avg_pool2d(self.skip(x), 2)) / math.sqrt(2)  # unit variance through the sum

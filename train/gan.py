@@ -35,15 +35,17 @@ from tqdm import tqdm
 from gan.checkpoint import load_generator, save_generator
 from gan.imaging import grid, png_bytes, to_uint8
 from gan.latent import latents
-from gan.model import IMAGE_SIZE, Generator, GeneratorConfig
+from gan.model import ARCHS, IMAGE_SIZE, Generator, GeneratorConfig, build_generator
+from gan.style import StyleConfig
 
 from .augment import POLICIES, diff_augment
 from .data import MEMORY_MODES, BatchStream, available_bytes, hold_in_memory, load_split, members, to_unit
-from .discriminator import Discriminator
+from .discriminator import Discriminator, ResidualDiscriminator
 from .errors import TrainError, cli
-from .losses import discriminator_loss, generator_loss
+from .losses import discriminator_loss, generator_loss, r1_penalty
 
 SAMPLE_SEEDS = list(range(64))
+W_AVG_DECAY = 0.995  # per step, for the style generator's running mean of w (StyleGAN's value)
 BASE_KEYS = ("steps", "train_seconds", "images_seen", "device", "recipe")
 
 
@@ -62,11 +64,13 @@ class TrainConfig:
     d_warmup: int = 0  # first steps train the discriminator only
     batch: int = 128
     lr: float = 2e-4
-    arch: str = "dcgan"  # one of GeneratorConfig.ARCHS
+    arch: str = "dcgan"  # one of gan.model.ARCHS; "style" trains with the residual discriminator
     augment: str = "translation"  # DiffAugment policy: one of augment.POLICIES
     cuda_graph: bool = True  # on a GPU, replay each training step as one CUDA graph
-    ngf: int = 64
+    ngf: int = 64  # generator width: the DCGAN's base filters, or the style generator's channels
     ndf: int = 64
+    r1: float = 0.0  # R1 penalty weight (gamma); 0 = none
+    beta1: float = 0.5  # Adam's first momentum (0 is the StyleGAN choice)
     ema: float = 0.999  # EMA decay of the generator's weights
     limit: int | None = None  # use only the first N training images
     data_memory: str = "auto"  # hold the train split in (GPU) memory, or stream it: auto holds it if it fits
@@ -79,7 +83,7 @@ class TrainConfig:
 
     def __post_init__(self) -> None:
         for name, choices in (
-            ("arch", GeneratorConfig.ARCHS),
+            ("arch", ARCHS),
             ("augment", tuple(POLICIES)),
             ("data_memory", MEMORY_MODES),
         ):
@@ -90,6 +94,8 @@ class TrainConfig:
                 raise TrainError(f"--{name.replace('_', '-')} must be at least 1, got {getattr(self, name)}")
         if not 0 <= self.ema < 1:
             raise TrainError(f"--ema must be in [0, 1), got {self.ema}")
+        if not 0 <= self.beta1 < 1 or self.r1 < 0:
+            raise TrainError(f"--beta1 must be in [0, 1) and --r1 at least 0, got {self.beta1} and {self.r1}")
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=2)
@@ -108,7 +114,7 @@ def parse_args(argv: list[str] | None = None) -> TrainConfig:
     p.add_argument("--d-warmup", type=int, default=d["d_warmup"], help="first steps train the discriminator only")
     p.add_argument("--batch", type=int, default=d["batch"])
     p.add_argument("--lr", type=float, default=d["lr"])
-    p.add_argument("--arch", choices=GeneratorConfig.ARCHS, default=d["arch"])
+    p.add_argument("--arch", choices=ARCHS, default=d["arch"])
     p.add_argument("--augment", choices=list(POLICIES), default=d["augment"], help="DiffAugment policy")
     p.add_argument(
         "--cuda-graph",
@@ -118,6 +124,8 @@ def parse_args(argv: list[str] | None = None) -> TrainConfig:
     )
     p.add_argument("--ngf", type=int, default=d["ngf"])
     p.add_argument("--ndf", type=int, default=d["ndf"])
+    p.add_argument("--r1", type=float, default=d["r1"], help="R1 gradient penalty weight (0 = none)")
+    p.add_argument("--beta1", type=float, default=d["beta1"], help="Adam's beta1 (StyleGAN uses 0)")
     p.add_argument("--ema", type=float, default=d["ema"], help="EMA decay of generator weights")
     p.add_argument("--limit", type=int, default=None, help="use only the first N training images")
     p.add_argument(
@@ -148,14 +156,16 @@ def parse_args(argv: list[str] | None = None) -> TrainConfig:
 
 
 @torch.no_grad()
-def calibrated(g_ema: Generator, batches: int = 16, batch: int = 256) -> Generator:
+def calibrated(g_ema: torch.nn.Module, batches: int = 16, batch: int = 256) -> torch.nn.Module:
     """A copy of the EMA generator whose batch-norm statistics are re-estimated on its own
     activations (the EMA weights never ran in train mode, so no running stats belong to them)."""
     g = copy.deepcopy(g_ema)
-    for m in g.modules():
-        if isinstance(m, torch.nn.BatchNorm2d):
-            m.reset_running_stats()
-            m.momentum = None  # cumulative average over the calibration batches
+    norms = [m for m in g.modules() if isinstance(m, torch.nn.BatchNorm2d)]
+    if not norms:  # the style generator has none: nothing to re-estimate
+        return g.eval()
+    for m in norms:
+        m.reset_running_stats()
+        m.momentum = None  # cumulative average over the calibration batches
     g.train()
     device = next(g.parameters()).device
     for _ in range(batches):
@@ -173,11 +183,14 @@ class Trainer:
         if self.cuda:
             torch.backends.cudnn.benchmark = True
             torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = True
+        self.style = config.arch == "style"
         try:
-            g_config = GeneratorConfig(ngf=config.ngf, arch=config.arch)
+            g_config = (
+                StyleConfig(channels=config.ngf) if self.style else GeneratorConfig(ngf=config.ngf, arch=config.arch)
+            )
         except ValueError as e:
             raise TrainError(f"--ngf/--arch: {e}") from None
-        self.G = Generator(g_config)
+        self.G = build_generator(g_config)
         self.base: dict | None = None  # what --init started from, kept in every export's metadata
         if config.init and not config.resume:
             start, meta = load_generator(config.init)
@@ -186,13 +199,14 @@ class Trainer:
             self.G.load_state_dict(start.state_dict())
             self.base = {"file": "/".join(Path(config.init).parts[-2:]), **{k: meta.get(k) for k in BASE_KEYS}}
         self.G = self.G.to(self.device, memory_format=torch.channels_last)
-        self.D = Discriminator(config.ndf).to(self.device, memory_format=torch.channels_last)
+        self.D = (ResidualDiscriminator if self.style else Discriminator)(config.ndf)
+        self.D = self.D.to(self.device, memory_format=torch.channels_last)
         self.G_ema = copy.deepcopy(self.G).eval().requires_grad_(False)
         self.graphed = self.cuda and config.cuda_graph
         # a captured step needs optimizers that keep their step count on the GPU
         opt = {
             "lr": config.lr,
-            "betas": (0.5, 0.999),
+            "betas": (config.beta1, 0.999),
             **({"capturable": True} if self.graphed else {"fused": self.cuda}),
         }
         self.opt_g = torch.optim.Adam(self.G.parameters(), **opt)
@@ -256,7 +270,9 @@ class Trainer:
 
     def recipe(self) -> str:
         aug = "" if self.config.augment == "none" else f"+DiffAugment({self.config.augment})"
-        return f"DCGAN-D+BCE+flips{aug}+EMA({self.config.ema})"
+        r1 = f"+R1({self.config.r1:g})" if self.config.r1 > 0 else ""
+        d = "ResNet-D" if self.style else "DCGAN-D"
+        return f"{d}+BCE{r1}+flips{aug}+EMA({self.config.ema})+Adam(beta1={self.config.beta1:g})"
 
     def export(self, path: Path) -> Generator:
         g = calibrated(self.G_ema)
@@ -307,10 +323,13 @@ class Trainer:
         )
         with autocast():
             with torch.set_grad_enabled(not warmup):
-                fake = self.G(z)
+                fake = self._generate(z)
             self.D.requires_grad_(True)
+            real.requires_grad_(self.config.r1 > 0)
             d_real, d_fake = self.D(aug(real)), self.D(aug(fake.detach()))
             d_loss = discriminator_loss(d_real, d_fake)
+            if self.config.r1 > 0:
+                d_loss = d_loss + self.config.r1 / 2 * r1_penalty(real, d_real)
         self.opt_d.zero_grad(set_to_none=True)
         d_loss.backward()
         self.opt_d.step()
@@ -339,10 +358,21 @@ class Trainer:
         with torch.cuda.graph(self.graph):
             self.graph_losses = self._update(data, warmup=False)
 
+    def _generate(self, z: torch.Tensor) -> torch.Tensor:
+        """G(z); for the style generator also keeps w_avg, the running mean of w that truncation uses."""
+        if not self.style:
+            return self.G(z)
+        w = self.G.map(z)
+        with torch.no_grad():
+            self.G.w_avg.lerp_(w.detach().float().mean(0), 1 - W_AVG_DECAY)
+        return self.G.synthesis(w)
+
     def _update_ema(self) -> None:
         g_steps = self.step - self.config.d_warmup
         decay = self.config.ema if self.base else min(self.config.ema, g_steps / (9 + g_steps))
         torch._foreach_lerp_(list(self.G_ema.parameters()), list(self.G.parameters()), 1 - decay)
+        if self.style:
+            self.G_ema.w_avg.copy_(self.G.w_avg)
 
     def train_step(self, data: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
         """One D step, then (after the warm-up) one G step and the EMA update; returns the losses."""
