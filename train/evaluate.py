@@ -28,6 +28,7 @@ from .data import load_split
 from .errors import cli
 
 EVAL_SEED = 2024
+REFERENCE_NZ = 100  # the pytorch/examples DCGAN's latent size
 
 
 def frechet_distance(a: np.ndarray, b: np.ndarray) -> float:
@@ -53,7 +54,7 @@ def load_reference(path: Path | str, device: str = "cpu") -> Callable[[torch.Ten
         return [nn.ConvTranspose2d(cin, cout, 4, stride, pad, bias=False), nn.BatchNorm2d(cout), nn.ReLU(True)]
 
     net = nn.Sequential(
-        *up(100, 512, 1, 0),
+        *up(REFERENCE_NZ, 512, 1, 0),
         *up(512, 256, 2, 1),
         *up(256, 128, 2, 1),
         *up(128, 64, 2, 1),
@@ -63,7 +64,7 @@ def load_reference(path: Path | str, device: str = "cpu") -> Callable[[torch.Ten
     state = torch.load(path, map_location="cpu", weights_only=True)
     net.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in state.items()})
     net.to(device).eval()
-    return lambda z: net(z.to(device).reshape(-1, 100, 1, 1))
+    return lambda z: net(z.to(device).reshape(-1, REFERENCE_NZ, 1, 1))
 
 
 @torch.no_grad()
@@ -71,7 +72,7 @@ def generated_features(
     generate: Callable[[torch.Tensor], torch.Tensor],
     classifier: AttributeClassifier,
     n: int,
-    nz: int = 100,
+    nz: int,
     batch: int = 500,
     seed: int = EVAL_SEED,
 ) -> np.ndarray:
@@ -82,10 +83,12 @@ def generated_features(
 
 
 @torch.no_grad()
-def write_side_by_side(path: Path | str, generators: list[Callable[[torch.Tensor], torch.Tensor]]) -> None:
-    """One 8x4 grid per model, from the same latents, placed left to right with a gap."""
-    z = torch.randn(32, 100, generator=torch.Generator().manual_seed(EVAL_SEED + 1))
-    panels = [grid(to_uint8(gen(z)), cols=4) for gen in generators]
+def write_side_by_side(path: Path | str, generators: list[tuple[Callable[[torch.Tensor], torch.Tensor], int]]) -> None:
+    """One 8x4 grid per (model, nz), from the same latents (of each model's size), left to right."""
+    panels = []
+    for gen, nz in generators:
+        z = torch.randn(32, nz, generator=torch.Generator().manual_seed(EVAL_SEED + 1))
+        panels.append(grid(to_uint8(gen(z)), cols=4))
     gap = np.full((panels[0].shape[0], 16, 3), 255, dtype=np.uint8)
     tiles = [x for panel in panels for x in (panel, gap)][:-1]
     Path(path).write_bytes(png_bytes(np.concatenate(tiles, axis=1)))
@@ -116,16 +119,16 @@ def main(argv: list[str] | None = None) -> None:
     real = predict(classifier, load_split(args.data, "holdout").images, features=True).numpy()
     floor = real_floor(classifier, args.data, real, args.n)
     print(f"floor: real train faces score {floor:.3f} against the same holdout ({args.n} faces)", flush=True)
-    models: list[tuple[str, Callable]] = []
+    models: list[tuple[str, Callable, int]] = []  # name, z -> images, nz
     for c in args.checkpoints:
         g = load_generator(c, args.device)[0]
-        models.append((c, lambda z, g=g: g(z.to(args.device))))
+        models.append((c, lambda z, g=g: g(z.to(args.device)), g.config.nz))
     if args.reference:
-        models.append((args.reference, load_reference(args.reference, args.device)))
+        models.append((args.reference, load_reference(args.reference, args.device), REFERENCE_NZ))
     if args.grid:
-        write_side_by_side(args.grid, [gen for _, gen in models])
-    for name, gen in models:
-        fd = frechet_distance(generated_features(gen, classifier, args.n, seed=args.seed), real)
+        write_side_by_side(args.grid, [(gen, nz) for _, gen, nz in models])
+    for name, gen, nz in models:
+        fd = frechet_distance(generated_features(gen, classifier, args.n, nz, seed=args.seed), real)
         line = {
             "model": name,
             "frechet_distance": round(fd, 3),
