@@ -12,7 +12,7 @@ import torch
 from .attributes import AttributeSet, Edits
 from .checkpoint import load_generator
 from .imaging import to_uint8
-from .latent import check_seeds, latents, slerp, truncate
+from .latent import check_seeds, check_truncation, latents, slerp, truncate
 from .model import Generator, fuse_batchnorm
 from .style import StyleGenerator
 
@@ -95,8 +95,7 @@ class Faces:
     @torch.inference_mode()
     def to_w(self, z: torch.Tensor, truncation: float = 1.0) -> torch.Tensor:
         """(N, w_dim) CPU latents in W of z, truncated towards w_avg (style-based generators)."""
-        truncate(z, truncation)  # the same range check as in z
-        w = self.generator.map(z.to(self.device, self.dtype), truncation)
+        w = self.generator.map(z.to(self.device, self.dtype), check_truncation(truncation))
         return w.float().cpu()
 
     @torch.inference_mode()
@@ -115,8 +114,8 @@ class Faces:
     def morph(
         self, seed_a: int, seed_b: int, frames: int = 16, truncation: float = 1.0, edits: Edits | None = None
     ) -> np.ndarray:
-        """uint8 (frames, 64, 64, 3): a along the prior's great circle to b; the first and last
-        frames are exactly render(seed_a) and render(seed_b) with the same settings."""
+        """uint8 (frames, 64, 64, 3): a to b along `path`; the first and last frames are exactly
+        render(seed_a) and render(seed_b) with the same settings."""
         return self.decode(self.path(seed_a, seed_b, frames, truncation, edits))
 
     def path(

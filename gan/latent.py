@@ -45,11 +45,16 @@ def latents(seeds: Iterable[int] | int, nz: int) -> torch.Tensor:
     return torch.stack([seed_to_latent(s, nz) for s in check_seeds(seeds)])
 
 
-def truncate(z: torch.Tensor, psi: float) -> torch.Tensor:
-    """Pull latents towards the prior's mean (0) by psi in (0, 1]: lower is tamer and cleaner."""
+def check_truncation(psi: float) -> float:
+    """Truncation is in (0, 1]: 1 = full variety, lower is tamer and cleaner; else ValueError."""
     if not 0.0 < psi <= 1.0:
         raise ValueError(f"truncation must be in (0, 1], got {psi!r}")
-    return z * psi
+    return psi
+
+
+def truncate(z: torch.Tensor, psi: float) -> torch.Tensor:
+    """Pull latents towards the prior's mean (0) by psi."""
+    return z * check_truncation(psi)
 
 
 def slerp(a: torch.Tensor, b: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
