@@ -15,8 +15,6 @@ from bot.settings import Settings
 from gan import Faces
 from tests.fake_discord import FakeDiscord, start_bot
 
-pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")  # Ray's own, from pydantic
-
 
 @pytest.fixture(scope="module")
 def ray_address():
