@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 import re
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 import discord
 
@@ -51,7 +51,7 @@ class FaceButton(discord.ui.DynamicItem[discord.ui.Button], template=_template("
 
     @classmethod
     async def from_custom_id(cls, interaction: discord.Interaction, item: discord.ui.Button, match: re.Match[str]):
-        cog = _cog(interaction)
+        cog = interaction.client.face_cog  # type: ignore[attr-defined]
         try:  # never raise here: discord.py would drop the interaction without a word
             owner = int(match["owner"]) if match["owner"].isdigit() else None
             if owner is None or cog is None:
@@ -69,17 +69,13 @@ class FaceButton(discord.ui.DynamicItem[discord.ui.Button], template=_template("
 
     async def callback(self, interaction: discord.Interaction) -> None:
         try:
-            await self.run(interaction, _cog(interaction))
+            await self.run(interaction, interaction.client.face_cog)  # type: ignore[attr-defined]
         except Exception:  # noqa: BLE001 - logged; the user still gets an answer
             log.exception("button %s failed", self.custom_id)
             await tell(interaction, f"⚠️ {FAILED}")
 
     async def run(self, interaction: discord.Interaction, cog: FaceCog) -> None:
         raise NotImplementedError
-
-
-def _cog(interaction: discord.Interaction) -> Any:
-    return interaction.client.get_cog("FaceCog")  # type: ignore[attr-defined]
 
 
 class RerollButton(FaceButton, template=_template("reroll")):

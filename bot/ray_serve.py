@@ -87,8 +87,8 @@ def connect(settings: Settings) -> serve.handle.DeploymentHandle:
         return serve.get_app_handle(APP)
     except RayServeException:
         log.info("deploying the %s application on Ray Serve", APP)
-    device = "cuda" if settings.torch_device() == "cuda" else "cpu"
-    app = FaceGenerator.options(**deployment_options(settings)).bind(settings.weights, device, settings.precision, 1)
+    options = deployment_options(settings)
+    app = FaceGenerator.options(**options).bind(settings.weights, settings.torch_device(), settings.precision, 1)
     return serve.run(app, name=APP, route_prefix=None)
 
 
