@@ -8,6 +8,7 @@ every waiting user gets their answer, then the process exits 0. A second signal 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import os
 import signal
@@ -15,6 +16,7 @@ import sys
 
 import aiohttp
 import discord
+import torch
 import yarl
 from dotenv import load_dotenv
 
@@ -57,6 +59,16 @@ async def serve(bot: ExpressionsBot, token: str) -> None:
             log.warning("the connection did not close cleanly: %s", e)
 
 
+def share_cores(settings: Settings) -> Settings:
+    """Fix the number of generator workers, then give each its share of torch's CPU threads (a
+    process-wide setting, so it is made here, at the entry point, and not by the library)."""
+    settings = dataclasses.replace(settings, workers=settings.inference_workers())
+    threads = settings.torch_threads()
+    if threads is not None:
+        torch.set_num_threads(threads)
+    return settings
+
+
 def main() -> int:
     load_dotenv()
     try:
@@ -72,6 +84,7 @@ def main() -> int:
         discord.http.Route.BASE = base + "/api/v10"
         discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(base.replace("http", "ws", 1) + "/gateway")
         print(f"warning: talking to a fake Discord at {settings.fake_discord_url} (tests only)", file=sys.stderr)
+    settings = share_cores(settings)
     try:
         bot = create_bot(settings)
     except (CheckpointError, ValueError) as e:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 
+import aiohttp
 import discord
 from discord.ext import commands
 
@@ -16,6 +17,7 @@ from .cog import FaceCog
 from .settings import Settings
 
 log = logging.getLogger("bot")
+HTTP_CONNECTIONS = 16  # to Discord: a burst of answers takes turns on these instead of opening one each
 
 
 class ExpressionsBot(commands.AutoShardedBot):
@@ -35,6 +37,12 @@ class ExpressionsBot(commands.AutoShardedBot):
     @property
     def face_cog(self) -> FaceCog:
         return self.get_cog("FaceCog")  # type: ignore[return-value]
+
+    async def login(self, token: str) -> None:
+        # discord.py's default pool has no limit: 200 answers at once would open 200 connections
+        # (a TLS handshake apiece on the real Discord); made here, as aiohttp needs a running loop
+        self.http.connector = aiohttp.TCPConnector(limit=HTTP_CONNECTIONS)
+        await super().login(token)
 
     async def setup_hook(self) -> None:
         await self.add_cog(FaceCog(self, self.faces, self.backend, self.settings))

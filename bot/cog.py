@@ -33,7 +33,7 @@ from gan.attributes import SLIDER_RANGE
 from gan.latent import MAX_SEED
 
 from . import render
-from .backends import Backend
+from .backends import Backend, Upscaled
 from .buttons import face_view, known, result_view
 from .queue import InferenceQueue, Refused, Ticket
 from .replies import FAILED, best_effort, deliver, tell
@@ -44,7 +44,7 @@ if TYPE_CHECKING:
     from .app import ExpressionsBot
 
 log = logging.getLogger(__name__)
-QUICK_ANSWER_S = 0.15  # a face ready this soon is the response itself; else the queue note answers at once
+QUICK_ANSWER_S = 1.0  # a face expected this soon is the response itself; a longer wait gets the queue note at once
 ANSWER_GRACE_S = 5.0  # on shutdown, time for the last answers to reach Discord
 MAX_OPTIONS = 25  # Discord's limit per command
 MORPH_FRAMES = 16
@@ -70,7 +70,7 @@ class FaceCog(commands.Cog):
         self.bot = bot
         self.faces = faces
         self.queue = InferenceQueue(
-            backend,
+            Upscaled(backend, render.FACE_PX),
             max_batch=settings.batch_cap,
             window_ms=settings.batch_window_ms,
             max_depth=settings.queue_depth,
@@ -154,11 +154,12 @@ class FaceCog(commands.Cog):
             self._in_flight.discard(task)
 
     async def _answer(self, interaction: discord.Interaction, ticket: Ticket, drawing: Drawing) -> None:
-        """A quick picture ready within QUICK_ANSWER_S is the response itself (one REST call).
-        Otherwise the response is the place in the queue, replaced by the picture when it comes; if
-        Discord will not take that note, a plain "thinking..." does (the note is best effort)."""
-        wait = QUICK_ANSWER_S if drawing.quick else 0
-        done, _ = await asyncio.wait({ticket.future}, timeout=wait)
+        """A quick picture ready within QUICK_ANSWER_S is the response itself: one REST call, and no
+        note that flickers past. A request expected to wait longer (or a morph) is answered at once
+        with its place in the queue, replaced by the picture when it comes; if Discord will not take
+        that note, a plain "thinking..." does (the note is best effort)."""
+        quick = drawing.quick and ticket.expected_wait() <= QUICK_ANSWER_S
+        done, _ = await asyncio.wait({ticket.future}, timeout=QUICK_ANSWER_S if quick else 0)
         if not done and not await self._acknowledge(interaction, ticket):
             ticket.future.cancel()  # the interaction is gone: no one to draw for
             return

@@ -1,16 +1,18 @@
 """The inference queue: batches latents from concurrent requests into one generator call.
 
 Every request (a face, a 2x2 of variations, a morph's frames) is a block of latents. Requests
-that arrive within `window_ms` of each other are concatenated, decoded in one batch on the
-model's worker thread (so the event loop never runs the network), and split back.
+that arrive within `window_ms` of each other are concatenated, decoded in one batch off the event
+loop, and split back. As many batches are in flight as the backend draws side by side (its
+`concurrency`: worker threads, or Ray replicas); when fewer latents wait than would fill them
+all, they are shared out evenly, so no worker idles while another draws a full batch.
 No task idles in the background: a drain task starts with the first request and ends when the
 queue is empty.
 
 Admission is immediate and bounded: a full queue or a user over their cap is refused at once
 with a message meant for that user. A failing batch is retried request by request, so only
 the request that really fails gets the error. A generator call that runs past `timeout_s` is
-abandoned (`Backend.abandon`: the local backend leaves its hung thread behind for a new one), a
-batch is retried request by request, and the request that hangs alone is told it took too long.
+cancelled (the local backend leaves its hung thread behind for a new one), a batch is retried
+request by request, and the request that hangs alone is told it took too long.
 
 The drawing itself is the backend's (bot/backends.py): a worker thread in this process, or a
 Ray Serve deployment shared by every bot process.
@@ -20,6 +22,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
+import time
 from collections import Counter, deque
 from dataclasses import dataclass, field
 
@@ -59,10 +63,14 @@ class Ticket:
     user_id: int
     future: asyncio.Future = field(repr=False)
     queue: InferenceQueue = field(repr=False)
+    line_end: tuple[int, int] = (0, 0)  # requests and latents ever queued, up to and including this one
 
     def position(self) -> int:
         """1 for the next batch, 2 for the one after...; 0 while being drawn or done."""
         return self.queue.position(self)
+
+    def expected_wait(self) -> float:
+        return self.queue.expected_wait(self)
 
 
 class InferenceQueue:
@@ -85,23 +93,29 @@ class InferenceQueue:
         self.batching = batching
         self.timeout = timeout_s
         self._pending: deque[Ticket] = deque()
-        self._running: list[Ticket] = []
+        # requests and latents ever queued, and ever taken off the line to draw: positions in O(1)
+        self._queued = self._taken = (0, 0)
+        self._running: set[Ticket] = set()
         self._per_user: Counter[int] = Counter()
         self._drainer: asyncio.Task | None = None
         self._closed = False
         self.batches = 0  # number of generator calls, for benchmarks and tests
         self.images = 0
         self.timeouts = 0  # generator calls abandoned
+        self._row_s = 0.0  # recent seconds per latent of one call (0 until the first is drawn)
 
     @property
     def depth(self) -> int:
         return len(self._pending) + len(self._running)
 
     def position(self, ticket: Ticket) -> int:
-        try:
-            return self._pending.index(ticket) + 1
-        except ValueError:
-            return 0
+        return max(0, ticket.line_end[0] - self._taken[0])
+
+    def expected_wait(self, ticket: Ticket) -> float:
+        """Seconds until this ticket is likely drawn, from the recent speed of the backend
+        (0 before the first call, or once it is being drawn)."""
+        rows = ticket.line_end[1] - self._taken[1]  # its own latents and those ahead of it
+        return rows * self._row_s / self.backend.concurrency + self.window if rows > 0 else 0.0
 
     def submit(self, z: torch.Tensor, user_id: int) -> Ticket:
         """Queue latents (N, nz) for one user, or raise Refused at once."""
@@ -113,7 +127,8 @@ class InferenceQueue:
             n = self._per_user[user_id]
             raise UserBusy(f"You already have {n} faces being drawn. Wait for them to arrive, then ask again.")
         loop = asyncio.get_running_loop()
-        ticket = Ticket(z, user_id, loop.create_future(), self)
+        self._queued = (self._queued[0] + 1, self._queued[1] + len(z))
+        ticket = Ticket(z, user_id, loop.create_future(), self, self._queued)
         self._per_user[user_id] += 1
         ticket.future.add_done_callback(lambda _: self._release(user_id))
         self._pending.append(ticket)
@@ -126,37 +141,53 @@ class InferenceQueue:
         if self._per_user[user_id] <= 0:
             del self._per_user[user_id]
 
-    def _take_batch(self) -> list[Ticket]:
+    def _take_batch(self, free: int) -> list[Ticket]:
+        """The next batch: up to max_batch latents, or an even share among `free` workers."""
+        limit = min(self.max_batch, math.ceil(self._pending_rows / free))
         batch = [self._pending.popleft()]
         rows = len(batch[0].z)
-        while self.batching and self._pending and rows + len(self._pending[0].z) <= self.max_batch:
+        while self.batching and self._pending and rows + len(self._pending[0].z) <= limit:
             rows += len(self._pending[0].z)
             batch.append(self._pending.popleft())
+        self._taken = (self._taken[0] + len(batch), self._taken[1] + rows)
         return batch
 
+    @property
+    def _pending_rows(self) -> int:
+        return self._queued[1] - self._taken[1]
+
     async def _call(self, z: torch.Tensor) -> np.ndarray:
-        """One generator call on the backend, or DrawTimeout after `timeout` (the call abandoned)."""
+        """One generator call on the backend, or DrawTimeout after `timeout` (the call cancelled)."""
+        start = time.perf_counter()
         try:
-            return await asyncio.wait_for(self.backend.draw(z), self.timeout)
+            images = await asyncio.wait_for(self.backend.draw(z), self.timeout)
         except TimeoutError:
             log.error("a generator call of %d latents took over %g s: abandoning it", len(z), self.timeout)
-            self.backend.abandon()
             self.timeouts += 1
             raise DrawTimeout(
                 f"Drawing this took longer than {self.timeout:g} s, so I gave up on it. Please try again."
             ) from None
+        row_s = (time.perf_counter() - start) / len(z)
+        self._row_s = row_s if not self._row_s else 0.8 * self._row_s + 0.2 * row_s  # smoothed
+        return images
 
     async def _drain(self) -> None:
-        while self._pending:
-            rows = sum(len(t.z) for t in self._pending)
-            if self.batching and self.window > 0 and rows < self.max_batch:
-                await asyncio.sleep(self.window)  # let requests arriving together share a batch
-            batch = self._running = [t for t in self._take_batch() if not t.future.done()]
-            try:
+        flying: set[asyncio.Task] = set()
+        try:
+            while self._pending or flying:
+                free = self.backend.concurrency - len(flying)
+                if not self._pending or free <= 0:
+                    _, flying = await asyncio.wait(flying, return_when=asyncio.FIRST_COMPLETED)
+                    continue
+                if self.batching and self.window > 0 and self._pending_rows < self.max_batch * free:
+                    await asyncio.sleep(self.window)  # let requests arriving together share a batch
+                batch = [t for t in self._take_batch(free) if not t.future.done()]
                 if batch:
-                    await self._draw(batch)
-            finally:
-                self._running = []
+                    self._running.update(batch)
+                    flying.add(asyncio.create_task(self._draw(batch)))
+        finally:
+            for task in flying:  # only when the drain itself is cancelled (close ran out of time)
+                task.cancel()
 
     async def _draw(self, batch: list[Ticket]) -> None:
         try:
@@ -168,6 +199,8 @@ class InferenceQueue:
                 for t in batch:
                     await self._draw([t])
             return
+        finally:
+            self._running.difference_update(batch)
         self.batches += 1
         self.images += len(images)
         start = 0
@@ -188,6 +221,7 @@ class InferenceQueue:
         for t in [*self._running, *self._pending]:
             _fail(t, ShuttingDown(sorry))
         self._pending.clear()
+        self._taken = self._queued
         await self.backend.close()
 
 

@@ -100,6 +100,8 @@ class RayBackend:
         shards = "all" if settings.shard_ids is None else ",".join(map(str, settings.shard_ids))
         self.client = client or f"{socket.gethostname()}/{os.getpid()}/shards {shards}"
         self.retries = 0
+        # two calls per replica in flight: one drawing while the other's faces travel back
+        self.concurrency = 2 * (settings.ray_max_replicas or settings.ray_replicas)
 
     async def draw(self, z: torch.Tensor) -> np.ndarray:
         """Images of z, sent in requests of at most MAX_BATCH latents (a replica call's size)."""
@@ -114,9 +116,6 @@ class RayBackend:
             log.warning("a generator replica died (%s); sending the request again", type(e).__name__)
             self.retries += 1
             return await self.handle.remote((self.client, z))
-
-    def abandon(self) -> None:
-        """Nothing to replace: the timed-out call was cancelled, and Serve restarts hung replicas."""
 
     async def close(self) -> None:
         """The deployment outlives this bot process: other shards still use it."""

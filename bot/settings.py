@@ -21,6 +21,7 @@ ENV_NAMES = {
     "device": "EXPRESSIONS_DEVICE",
     "weights": "EXPRESSIONS_WEIGHTS",
     "precision": "EXPRESSIONS_PRECISION",
+    "workers": "EXPRESSIONS_WORKERS",
     "queue_depth": "EXPRESSIONS_QUEUE_DEPTH",
     "batch_cap": "EXPRESSIONS_BATCH_CAP",
     "batch_window_ms": "EXPRESSIONS_BATCH_WINDOW_MS",
@@ -38,6 +39,7 @@ ENV_NAMES = {
     "fake_discord_url": "EXPRESSIONS_FAKE_DISCORD_URL",
 }
 RANGES = {  # inclusive; a value outside is refused at start rather than breaking the bot later
+    "workers": (1, 256),
     "queue_depth": (1, 10_000),
     "batch_cap": (1, 4096),
     "batch_window_ms": (0, 1000),
@@ -49,7 +51,7 @@ RANGES = {  # inclusive; a value outside is refused at start rather than breakin
     "shard_count": (1, 100_000),
     "dev_guild": (1, 2**64 - 1),
 }
-OPTIONAL = {"ray_max_replicas", "shard_count", "dev_guild"}  # None = not set
+OPTIONAL = {"workers", "ray_max_replicas", "shard_count", "dev_guild"}  # None = not set
 SWITCH = {"1": True, "true": True, "yes": True, "on": True, "0": False, "false": False, "no": False, "off": False}
 DEVICES = ("auto", "cpu", "cuda")
 BACKENDS = ("local", "ray")
@@ -62,6 +64,7 @@ class Settings:
     device: str = "auto"  # auto = cuda when torch sees a GPU, else cpu
     weights: str | None = None  # generator file; None = the shipped one
     precision: str = "fp32"  # fp32: exact faces; bf16: within a few grey levels, faster on GPUs and AMX CPUs
+    workers: int | None = None  # local generator threads (None: 1 on a GPU, one per CPU core)
     queue_depth: int = 64  # requests waiting or being drawn, all users together
     batch_cap: int = 32  # latents per generator call
     batch_window_ms: float = 10.0  # how long the first request of a batch waits for company
@@ -114,6 +117,19 @@ class Settings:
         if self.device != "auto":
             return self.device
         return "cuda" if torch.cuda.is_available() else "cpu"
+
+    def inference_workers(self) -> int:
+        """Threads drawing batches side by side in the local backend: one on a GPU (it runs one
+        batch at a time anyway), else one per core that torch would use."""
+        if self.workers is not None:
+            return self.workers
+        return 1 if self.torch_device() == "cuda" else torch.get_num_threads()
+
+    def torch_threads(self) -> int | None:
+        """On a CPU, the torch threads each worker gets (the cores shared out); None on a GPU."""
+        if self.torch_device() == "cuda":
+            return None
+        return max(1, torch.get_num_threads() // self.inference_workers())
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> Settings:

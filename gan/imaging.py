@@ -37,7 +37,10 @@ def upscale(images: np.ndarray, size: int = DEFAULT_SIZE) -> np.ndarray:
     batch = images[None] if images.ndim == 3 else images
     if batch.shape[1:3] != (size, size):
         x = torch.from_numpy(np.require(batch, requirements=["C", "W"])).permute(0, 3, 1, 2)  # channels-last view
-        batch = F.interpolate(x, size=(size, size), mode="bicubic", align_corners=False).permute(0, 2, 3, 1).numpy()
+        y = F.interpolate(x, size=(size, size), mode="bicubic", align_corners=False)
+        # channels-last memory is contiguous (N, H, W, 3) once permuted; torch returns a single
+        # image channels-first, and Pillow would copy that one again, slowly, pixel by pixel
+        batch = y.contiguous(memory_format=torch.channels_last).permute(0, 2, 3, 1).numpy()
     return batch[0] if images.ndim == 3 else batch
 
 
