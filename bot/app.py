@@ -17,7 +17,7 @@ from .cog import FaceCog
 from .settings import Settings
 
 log = logging.getLogger("bot")
-HTTP_CONNECTIONS = 16  # to Discord: a burst of answers takes turns on these instead of opening one each
+HTTP_CONNECTIONS = 16  # to each Discord host: a burst of answers takes turns on these, not one each
 
 
 class ExpressionsBot(commands.AutoShardedBot):
@@ -40,8 +40,10 @@ class ExpressionsBot(commands.AutoShardedBot):
 
     async def login(self, token: str) -> None:
         # discord.py's default pool has no limit: 200 answers at once would open 200 connections
-        # (a TLS handshake apiece on the real Discord); made here, as aiohttp needs a running loop
-        self.http.connector = aiohttp.TCPConnector(limit=HTTP_CONNECTIONS)
+        # (a TLS handshake apiece on the real Discord). Per host, since a gateway websocket holds
+        # its connection for good (on Discord that is another host); made here, as aiohttp needs a
+        # running loop.
+        self.http.connector = aiohttp.TCPConnector(limit=0, limit_per_host=HTTP_CONNECTIONS)
         await super().login(token)
 
     async def setup_hook(self) -> None:

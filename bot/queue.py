@@ -98,6 +98,8 @@ class InferenceQueue:
         self._running: set[Ticket] = set()
         self._per_user: Counter[int] = Counter()
         self._drainer: asyncio.Task | None = None
+        self._flying: set[asyncio.Task] = set()  # batches being drawn
+        self._wake: asyncio.Future | None = None  # set while the drain waits
         self._closed = False
         self.batches = 0  # number of generator calls, for benchmarks and tests
         self.images = 0
@@ -134,6 +136,8 @@ class InferenceQueue:
         self._pending.append(ticket)
         if self._drainer is None or self._drainer.done():
             self._drainer = loop.create_task(self._drain(), name="inference-drain")
+        elif self._wake is not None and not self._wake.done() and len(self._flying) < self.backend.concurrency:
+            self._wake.set_result(None)  # a worker is free: the drain need not wait for a batch to end
         return ticket
 
     def _release(self, user_id: int) -> None:
@@ -172,12 +176,16 @@ class InferenceQueue:
         return images
 
     async def _drain(self) -> None:
-        flying: set[asyncio.Task] = set()
+        flying = self._flying
+        loop = asyncio.get_running_loop()
         try:
             while self._pending or flying:
                 free = self.backend.concurrency - len(flying)
-                if not self._pending or free <= 0:
-                    _, flying = await asyncio.wait(flying, return_when=asyncio.FIRST_COMPLETED)
+                if not self._pending or free <= 0:  # until a batch is drawn, or a request comes for a free worker
+                    self._wake = loop.create_future()
+                    await asyncio.wait([*flying, self._wake], return_when=asyncio.FIRST_COMPLETED)
+                    self._wake = None
+                    flying.difference_update([t for t in flying if t.done()])
                     continue
                 if self.batching and self.window > 0 and self._pending_rows < self.max_batch * free:
                     await asyncio.sleep(self.window)  # let requests arriving together share a batch
@@ -188,6 +196,7 @@ class InferenceQueue:
         finally:
             for task in flying:  # only when the drain itself is cancelled (close ran out of time)
                 task.cancel()
+            flying.clear()
 
     async def _draw(self, batch: list[Ticket]) -> None:
         try:

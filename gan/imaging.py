@@ -16,7 +16,8 @@ from PIL import Image
 DEFAULT_SIZE = 256
 SIZE_RANGE = (16, 2048)  # pixels per face side
 Z_RLE = 3  # zlib's run-length-encoding strategy
-JPEG_QUALITY = 95
+JPEG_QUALITY = 97
+JPEG_SUBSAMPLING = 2  # 4:2:0: colour at half the picture's width, which is still twice the face's 64 px
 GIF_PALETTE_STRIDE = 4
 
 
@@ -67,11 +68,12 @@ def png_bytes(image: Image.Image | np.ndarray) -> bytes:
 
 
 def jpeg_bytes(image: Image.Image | np.ndarray, quality: int = JPEG_QUALITY) -> bytes:
-    """JPEG without chroma subsampling: what the bot posts. At 256 px a face is about 19 KiB and
-    0.3 ms to encode, and looks the same as the PNG (docs/image_formats.md)."""
+    """JPEG as the bot posts it. An upscaled 64 px face has no colour detail finer than a quarter
+    of the picture's width, so 4:2:0 chroma (half the width) keeps all of it; at quality 97 a 256 px
+    face is about 18 KiB, 0.24 ms to encode, and 49 dB from the PNG (docs/image_formats.md)."""
     img = image if isinstance(image, Image.Image) else Image.fromarray(image)
     buf = io.BytesIO()
-    img.save(buf, format="JPEG", quality=quality, subsampling=0)
+    img.save(buf, format="JPEG", quality=quality, subsampling=JPEG_SUBSAMPLING)
     return buf.getvalue()
 
 

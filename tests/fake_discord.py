@@ -74,6 +74,7 @@ class Request:
     status: int = 200  # what the fake answered
     message: dict | None = None  # the message it created or edited, if any
     at: float = field(default_factory=time.perf_counter)
+    client_port: int = 0  # the bot's end of the connection it came on
 
     @property
     def content(self) -> str:
@@ -139,7 +140,8 @@ class FakeDiscord:
             body, files = _form(await request.read(), content_type)
         elif request.can_read_body:
             body = await request.json()
-        rec = Request(request.method, path, body, files)
+        peer = request.transport.get_extra_info("peername") if request.transport else None
+        rec = Request(request.method, path, body, files, client_port=peer[1] if peer else 0)
         if self.listener is not None:
             self.listener(rec)
         async with self.new_request:

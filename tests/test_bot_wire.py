@@ -17,6 +17,7 @@ import time
 import pytest
 from PIL import Image
 
+from bot.app import HTTP_CONNECTIONS
 from tests.fake_discord import FakeDiscord, Request, start_bot
 
 TOKEN = "wire-token"
@@ -87,6 +88,19 @@ async def test_face_over_the_wire():
         assert name.endswith(".jpg") and img.format == "JPEG" and img.size == (256, 256)
         assert reply.content == "seed 42"
         assert len([r for r in discord.requests if token in r.path]) == 1, "one REST call for a quick face"
+
+
+async def test_a_burst_of_answers_shares_a_few_connections():
+    """60 faces at once: each answered once, over at most HTTP_CONNECTIONS connections (discord.py
+    alone would open one per answer; on the real Discord each is a TLS handshake)."""
+    users = [str(500000000000000001 + i) for i in range(60)]
+    async with running_bot({"EXPRESSIONS_QUEUE_DEPTH": "100"}) as (discord, _):
+        tokens = [await discord.slash("face", {"seed": i}, user) for i, user in enumerate(users)]
+        await discord.wait_for(lambda r: all(discord.answers(t) for t in tokens), timeout=60)
+        await asyncio.sleep(0.3)  # anything more would be a duplicate
+        ports = {r.client_port for r in discord.requests if any(t in r.path for t in tokens)}
+        assert 1 <= len(ports) <= HTTP_CONNECTIONS
+        assert all(len(discord.answers(t)) == 1 and discord.answers(t)[0].files for t in tokens)
 
 
 async def test_a_slow_face_shows_the_queue_note_then_becomes_the_face():

@@ -117,3 +117,76 @@ async def test_close_is_bounded_even_with_a_hung_worker(faces):
                 await t.future
     finally:
         release.set()
+
+
+def timed_queue(faces, log: list, pause_s: float = 0.0, workers: int = 2, **kw) -> InferenceQueue:
+    """A queue over `workers` threads whose calls record (size, thread, start, end), each taking
+    at least pause_s."""
+
+    def decode(z: torch.Tensor) -> np.ndarray:
+        start = time.monotonic()
+        images = faces.decode(z)
+        time.sleep(max(0.0, pause_s - (time.monotonic() - start)))
+        log.append((len(z), threading.get_ident(), start, time.monotonic()))
+        return images
+
+    return InferenceQueue(LocalBackend(decode, workers=workers), **kw)
+
+
+async def test_two_workers_draw_two_batches_at_once(faces):
+    log: list = []
+    q = timed_queue(faces, log, pause_s=0.3, window_ms=0, max_batch=2, per_user=4)
+    tickets = [q.submit(faces.latent([s]), user_id=s) for s in range(4)]
+    results = await asyncio.gather(*(t.future for t in tickets))
+    (n1, thread1, start1, end1), (n2, thread2, start2, end2) = sorted(log, key=lambda call: call[2])
+    assert n1 == n2 == 2 and thread1 != thread2
+    assert start2 < end1, "the second batch started before the first was done"
+    for s, images in enumerate(results):
+        assert np.array_equal(images, faces.decode(faces.latent([s])))
+
+
+async def test_a_few_latents_are_shared_out_between_idle_workers(faces):
+    log: list = []
+    q = timed_queue(faces, log, window_ms=50, max_batch=32, per_user=10, max_depth=100)
+    await asyncio.gather(*(q.submit(faces.latent([s]), user_id=s).future for s in range(10)))
+    assert sorted(n for n, *_ in log) == [5, 5], "not 10 on one worker while the other idles"
+    log.clear()
+    await asyncio.gather(*(q.submit(faces.latent([s]), user_id=s % 10).future for s in range(70)))
+    assert sorted(n for n, *_ in log) == [6, 32, 32], "full batches while there are enough"
+
+
+async def test_a_hung_call_holds_one_worker_while_the_other_draws(faces):
+    release = threading.Event()
+    bad = faces.latent([13])[0]
+
+    def decode(z: torch.Tensor) -> np.ndarray:
+        if any(torch.equal(row, bad) for row in z):
+            release.wait()
+        return faces.decode(z)
+
+    q = InferenceQueue(LocalBackend(decode, workers=2), window_ms=0, timeout_s=3)
+    try:
+        hung = q.submit(faces.latent([13]), user_id=1)
+        await asyncio.sleep(0.1)
+        start = time.monotonic()
+        assert (await q.submit(faces.latent([4]), user_id=2).future).shape == (1, 64, 64, 3)
+        assert time.monotonic() - start < 1, "drawn by the free worker, not after the timeout"
+        with pytest.raises(DrawTimeout):
+            await hung.future
+        assert q.backend.abandoned == 1
+        faces_after = [q.submit(faces.latent([s]), user_id=s) for s in (5, 6)]
+        assert all(images.shape == (1, 64, 64, 3) for images in await asyncio.gather(*(t.future for t in faces_after)))
+    finally:
+        release.set()
+
+
+async def test_expected_wait_grows_down_the_line(faces):
+    q = make_queue(faces, window_ms=0, max_batch=4, per_user=1, max_depth=100)
+    assert q.submit(faces.latent([0]), user_id=0).expected_wait() == pytest.approx(0.0), "no speed known yet"
+    await asyncio.sleep(0.5)
+    tickets = [q.submit(faces.latent([s]), user_id=s) for s in range(1, 41)]
+    waits = [t.expected_wait() for t in tickets]
+    assert 0 < waits[0] < waits[19] < waits[39]
+    assert [t.position() for t in tickets[:3]] == [1, 2, 3]
+    await asyncio.gather(*(t.future for t in tickets))
+    assert tickets[-1].expected_wait() == 0 and tickets[-1].position() == 0

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import pytest
+import torch
 
+from bot.__main__ import share_cores
 from bot.settings import Settings
 
 
@@ -22,6 +24,7 @@ from bot.settings import Settings
         ({"EXPRESSIONS_SHUTDOWN_TIMEOUT_S": "inf"}, "EXPRESSIONS_SHUTDOWN_TIMEOUT_S must be a finite number"),
         ({"EXPRESSIONS_DEVICE": "tpu"}, "EXPRESSIONS_DEVICE must be one of auto, cpu, cuda"),
         ({"EXPRESSIONS_DEV_GUILD": "abc"}, "EXPRESSIONS_DEV_GUILD must be a whole number"),
+        ({"EXPRESSIONS_WORKERS": "0"}, "EXPRESSIONS_WORKERS must be from 1 to 256"),
         ({"EXPRESSIONS_FAKE_DISCORD_URL": "http://discord.example.com"}, "must point at this machine"),
     ],
 )
@@ -60,3 +63,17 @@ def test_scaling_settings():
     ]:
         with pytest.raises(ValueError, match=message):
             Settings.from_env(env)
+
+
+def test_generator_workers_share_out_the_cores():
+    cores = torch.get_num_threads()
+    s = Settings.from_env({"EXPRESSIONS_DEVICE": "cpu"})
+    assert s.inference_workers() == cores and s.torch_threads() == 1, "a worker per core by default"
+    s = Settings.from_env({"EXPRESSIONS_DEVICE": "cpu", "EXPRESSIONS_WORKERS": "1"})
+    assert s.inference_workers() == 1 and s.torch_threads() == cores, "one worker gets every core"
+    try:
+        fixed = share_cores(Settings(device="cpu"))
+        assert fixed.workers == cores and torch.get_num_threads() == 1
+        assert fixed.inference_workers() == cores, "fixed before torch's threads were shared out"
+    finally:
+        torch.set_num_threads(cores)
