@@ -14,7 +14,7 @@ the request that really fails gets the error. A generator call that runs past `t
 cancelled (the local backend leaves its hung thread behind for a new one), a batch is retried
 request by request, and the request that hangs alone is told it took too long.
 
-The drawing itself is the backend's (bot/backends.py): a worker thread in this process, or a
+The drawing itself is the backend's (bot/backends.py): worker threads in this process, or a
 Ray Serve deployment shared by every bot process.
 """
 

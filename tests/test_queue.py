@@ -142,7 +142,7 @@ async def test_two_workers_draw_two_batches_at_once(faces):
     assert n1 == n2 == 2 and thread1 != thread2
     assert start2 < end1, "the second batch started before the first was done"
     for s, images in enumerate(results):
-        assert np.array_equal(images, faces.decode(faces.latent([s])))
+        assert np.abs(images.astype(int) - faces.render([s]).astype(int)).max() <= 1
 
 
 async def test_a_few_latents_are_shared_out_between_idle_workers(faces):
