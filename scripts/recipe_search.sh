@@ -33,10 +33,11 @@ for name in "${!RECIPES[@]}"; do
   done
 done
 wait
-for run in runs/search/*/; do
+for run in runs/search/*/; do  # side by side too: the lent GPU's minutes are the scarce thing
   python -m train.evaluate "$run"*.safetensors --data "$DATA" --n "$EVAL_N" --device "$DEVICE" \
-    --out "$run/eval.jsonl" > /dev/null
+    --out "$run/eval.jsonl" > "${run%/}.eval.log" 2>&1 &
 done
+wait
 python - <<'PY'
 import json, pathlib
 rows = []
