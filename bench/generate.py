@@ -19,9 +19,10 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from bot.render import face_file  # noqa: E402
+from bot.render import FACE_PX, face_file  # noqa: E402
 from gan import Faces  # noqa: E402
 from gan.checkpoint import save_generator  # noqa: E402
+from gan.imaging import upscale  # noqa: E402
 from gan.style import StyleConfig, StyleGenerator  # noqa: E402
 
 
@@ -57,7 +58,7 @@ def main() -> None:
         med = statistics.median(times)
         print(f"batch {batch:>3}: {batch / med:8.0f} img/s   (median {med * 1000:.1f} ms per batch)")
     one = timed(lambda: faces.render([1]), args.repeats * 5)
-    face = timed(lambda: face_file(faces.render([1])), args.repeats * 5)
+    face = timed(lambda: face_file(upscale(faces.render([1]), FACE_PX)), args.repeats * 5)
     print(f"one face, render only: median {statistics.median(one) * 1000:.1f} ms")
     print(
         f"one /face (render + 256 px upscale + JPEG): median {statistics.median(face) * 1000:.1f} ms, "

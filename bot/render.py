@@ -9,7 +9,7 @@ import numpy as np
 import torch
 
 from gan import Faces
-from gan.imaging import gif_bytes, grid, jpeg_bytes, upscale
+from gan.imaging import gif_bytes, grid, jpeg_bytes
 
 from .state import FaceState
 
@@ -34,13 +34,14 @@ def morph_latents(faces: Faces, a: FaceState, seed_b: int, frames: int) -> torch
     return faces.path(a.seed, seed_b, frames, a.truncation, a.edits)
 
 
+# The files are made of faces already FACE_PX wide: the queue upscales each batch at once (backends.Upscaled).
 def face_file(images: np.ndarray, name: str = "face.jpg") -> discord.File:
-    return discord.File(io.BytesIO(jpeg_bytes(upscale(images[0], FACE_PX))), filename=name)
+    return discord.File(io.BytesIO(jpeg_bytes(images[0])), filename=name)
 
 
 def grid_file(images: np.ndarray, name: str = "variations.jpg") -> discord.File:
-    return discord.File(io.BytesIO(jpeg_bytes(grid(upscale(images, FACE_PX), cols=2, pad=4))), filename=name)
+    return discord.File(io.BytesIO(jpeg_bytes(grid(images, cols=2, pad=4))), filename=name)
 
 
 def gif_file(images: np.ndarray, name: str = "morph.gif") -> discord.File:
-    return discord.File(io.BytesIO(gif_bytes(upscale(images, FACE_PX))), filename=name)
+    return discord.File(io.BytesIO(gif_bytes(images)), filename=name)
