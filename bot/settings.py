@@ -72,7 +72,7 @@ class Settings:
     batching: bool = True
     draw_timeout_s: float = 30.0  # a generator call taking longer is abandoned and its requester told
     shutdown_timeout_s: float = 8.0  # on SIGTERM/SIGINT: time to finish queued work before refusing the rest
-    backend: str = "local"  # local: a worker thread here; ray: a Ray Serve deployment shared by bot processes
+    backend: str = "local"  # local: worker threads here; ray: a Ray Serve deployment shared by bot processes
     ray_address: str | None = None  # the Ray cluster to join; None = start a local Ray
     ray_replicas: int = 1  # generator replicas (one per GPU, or per CPU worker)
     ray_max_replicas: int | None = None  # above ray_replicas: Serve autoscales between the two
