@@ -77,7 +77,7 @@ async def test_close_answers_everything_pending(faces):
         q.submit(faces.latent([9]), 9)
 
 
-def hanging_queue(faces, release: threading.Event, **kw) -> InferenceQueue:
+def hanging_queue(faces, release: threading.Event, workers: int = 1, **kw) -> InferenceQueue:
     """A queue whose generator hangs (until `release`) on any batch holding the latent of seed 13."""
     bad = faces.latent([13])[0]
 
@@ -86,7 +86,7 @@ def hanging_queue(faces, release: threading.Event, **kw) -> InferenceQueue:
             release.wait()
         return faces.decode(z)
 
-    return InferenceQueue(LocalBackend(decode), **kw)
+    return InferenceQueue(LocalBackend(decode, workers), **kw)
 
 
 async def test_a_hung_call_times_out_alone_and_a_new_worker_serves_the_rest(faces):
@@ -158,14 +158,7 @@ async def test_a_few_latents_are_shared_out_between_idle_workers(faces):
 
 async def test_a_hung_call_holds_one_worker_while_the_other_draws(faces):
     release = threading.Event()
-    bad = faces.latent([13])[0]
-
-    def decode(z: torch.Tensor) -> np.ndarray:
-        if any(torch.equal(row, bad) for row in z):
-            release.wait()
-        return faces.decode(z)
-
-    q = InferenceQueue(LocalBackend(decode, workers=2), window_ms=0, timeout_s=3)
+    q = hanging_queue(faces, release, workers=2, window_ms=0, timeout_s=3)
     try:
         hung = q.submit(faces.latent([13]), user_id=1)
         await asyncio.sleep(0.1)
