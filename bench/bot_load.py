@@ -10,9 +10,9 @@ latency is from delivery to the moment the follow-up carrying the image arrives 
 Beside the bot's faces/s (B) it prints the generator's own faces/s at the bot's batch size on this
 machine (G, measured alone just before each run), so the figure holds whichever generator is
 shipped; the targets are B >= 0.5 G and p99 <= N / B + 0.3 s. It also prints the CPU time per face
-of the bot and of the fake Discord (which shares the machine). This machine's speed drifts by
-several percent from minute to minute: quote the median of `--repeat 9` or so. With
-`--backend ray` the bot starts a local Ray with `--replicas` CPU replicas of the generator.
+of the bot (and of its event loop thread alone) and of the fake Discord (which shares the machine).
+This machine's speed drifts by several percent from minute to minute: quote the median of
+`--repeat 9` or so. With `--backend ray` the bot starts a local Ray with `--replicas` CPU replicas of the generator.
 """
 
 from __future__ import annotations
@@ -31,10 +31,12 @@ from gan import Faces  # noqa: E402
 from tests.fake_discord import FakeDiscord, start_bot  # noqa: E402
 
 
-def cpu_seconds(pid: int) -> float | None:
-    """User + system CPU time of a process so far (Linux /proc), or None elsewhere."""
+def cpu_seconds(pid: int, thread: int | None = None) -> float | None:
+    """User + system CPU time so far of a process, or of one of its threads (Linux /proc), or None
+    elsewhere."""
     try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        stat = Path(f"/proc/{pid}" + (f"/task/{thread}" if thread is not None else "") + "/stat")
+        fields = stat.read_text().rsplit(")", 1)[1].split()
     except OSError:
         return None
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
@@ -89,6 +91,8 @@ async def run_once(n: int, batching: bool, window_ms: float, batch_cap: int, bac
             token = await discord.slash("face", {"seed": warm}, user_id=str(10**17 + warm))
             warm_tokens.add(token)
             await discord.wait_for(lambda r, t=token: t in r.path and r.files)
+        # the bot's main thread runs its event loop: discord.py, the commands, the REST calls
+        loop0 = cpu_seconds(proc.pid, thread=proc.pid)
         start, cpu0, own0 = time.perf_counter(), cpu_seconds(proc.pid), time.process_time()
         for i in range(n):
             t0 = time.perf_counter()
@@ -100,7 +104,7 @@ async def run_once(n: int, batching: bool, window_ms: float, batch_cap: int, bac
         except TimeoutError:
             pass  # counted as lost below
         elapsed = max(done.values(), default=start) - start
-        cpu1, own1 = cpu_seconds(proc.pid), time.process_time()
+        cpu1, own1, loop1 = cpu_seconds(proc.pid), time.process_time(), cpu_seconds(proc.pid, thread=proc.pid)
     finally:
         proc.terminate()
         await proc.wait()
@@ -113,6 +117,7 @@ async def run_once(n: int, batching: bool, window_ms: float, batch_cap: int, bac
         "max": lat[-1],
         "img_s": len(lat) / elapsed,
         "bot_cpu_ms": None if cpu0 is None or cpu1 is None else (cpu1 - cpu0) * 1000 / n,
+        "loop_cpu_ms": None if loop0 is None or loop1 is None else (loop1 - loop0) * 1000 / n,
         "fake_cpu_ms": (own1 - own0) * 1000 / n,
     }
 
@@ -137,12 +142,14 @@ def main() -> None:
             g = generator_rate(args.batch_cap)  # next to each run: this machine's speed drifts
             r = asyncio.run(run_once(args.n, batching, args.window_ms, args.batch_cap, args.backend, args.replicas))
             b, target = r["img_s"], args.n / r["img_s"] + 0.3
-            bot_cpu = "?" if r["bot_cpu_ms"] is None else f"{r['bot_cpu_ms']:.2f}"
+            bot_cpu = (
+                "?" if r["bot_cpu_ms"] is None else f"{r['bot_cpu_ms']:.2f} ms (event loop {r['loop_cpu_ms']:.2f})"
+            )
             print(
                 f"batching {'on ' if batching else 'off'}: G = {g:.0f} faces/s (the generator alone at batch "
                 f"{args.batch_cap})  B = {b:.0f} faces/s = {b / g:.2f} G  p50 {r['p50']:.2f} s  "
                 f"p99 {r['p99']:.2f} s (target {target:.2f})  max {r['max']:.2f} s  lost {r['lost']}  "
-                f"CPU per face: bot {bot_cpu} ms, fake Discord {r['fake_cpu_ms']:.2f} ms"
+                f"CPU per face: bot {bot_cpu}, fake Discord {r['fake_cpu_ms']:.2f} ms"
             )
             ratios.append(b / g)
             p99s.append(r["p99"] - target)
