@@ -1,7 +1,7 @@
 """Load test: N concurrent /face requests through the real bot process, with batching on and off.
 
     python bench/bot_load.py [--n 200] [--window-ms 10] [--batch-cap 32] [--backend local|ray] [--replicas 2]
-                             [--repeat 1] [--no-unbatched]
+                             [--repeat 1] [--bursts 1] [--no-unbatched]
 
 The bot runs as `python -m bot` against the fake Discord of the tests (REST + gateway on
 127.0.0.1). All N interactions are delivered over the gateway at once, each from its own user;
@@ -12,7 +12,9 @@ machine (G, measured alone just before each run), so the figure holds whichever 
 shipped; the targets are B >= 0.5 G and p99 <= N / B + 0.3 s. It also prints the CPU time per face
 of the bot (and of its event loop thread alone) and of the fake Discord (which shares the machine).
 This machine's speed drifts by several percent from minute to minute: quote the median of
-`--repeat 9` or so. With `--backend ray` the bot starts a local Ray with `--replicas` CPU replicas of the generator.
+`--repeat 9` or so. To compare two versions of the bot, the CPU per face over `--bursts 10` (bursts of
+N one after another, to one bot process) varies by 1 to 3 %, where B varies by 5 % from run to run.
+With `--backend ray` the bot starts a local Ray with `--replicas` CPU replicas of the generator.
 """
 
 from __future__ import annotations
@@ -54,14 +56,17 @@ def generator_rate(batch: int, seconds: float = 3.0) -> float:
     return done / (time.perf_counter() - start)
 
 
-async def run_once(n: int, batching: bool, window_ms: float, batch_cap: int, backend: str, replicas: int) -> dict:
+async def run_once(
+    n: int, batching: bool, window_ms: float, batch_cap: int, backend: str, replicas: int, bursts: int = 1
+) -> dict:
     sent: dict[str, float] = {}
     warm_tokens: set[str] = set()
     done: dict[str, float] = {}  # every follow-up with a file, by token (also ones that beat `sent`)
     all_done = asyncio.Event()
+    expected = 0  # requests in the bursts sent so far
 
     def check() -> None:  # O(1) per arrival: done only ever holds tokens of this run
-        if len(sent) == n and len(done) == n:
+        if len(sent) == expected and len(done) == expected:
             all_done.set()
 
     def arrived(r) -> None:  # the picture: /interactions/{id}/{token}/callback or /webhooks/{app}/{token}[/...]
@@ -93,17 +98,20 @@ async def run_once(n: int, batching: bool, window_ms: float, batch_cap: int, bac
             await discord.wait_for(lambda r, t=token: t in r.path and r.files)
         # the bot's main thread runs its event loop: discord.py, the commands, the REST calls
         loop0 = cpu_seconds(proc.pid, thread=proc.pid)
-        start, cpu0, own0 = time.perf_counter(), cpu_seconds(proc.pid), time.process_time()
-        for i in range(n):
-            t0 = time.perf_counter()
-            token = await discord.slash("face", {"seed": 1000 + i}, user_id=str(2 * 10**17 + i))
-            sent[token] = t0
-        check()
-        try:
-            await asyncio.wait_for(all_done.wait(), 300)
-        except TimeoutError:
-            pass  # counted as lost below
-        elapsed = max(done.values(), default=start) - start
+        cpu0, own0, elapsed = cpu_seconds(proc.pid), time.process_time(), 0.0
+        for burst in range(bursts):  # each sent when the last is answered, to the same bot process
+            start, expected = time.perf_counter(), expected + n
+            all_done.clear()
+            for i in range(n):
+                t0 = time.perf_counter()
+                token = await discord.slash("face", {"seed": 1000 + burst * n + i}, user_id=str(2 * 10**17 + i))
+                sent[token] = t0
+            check()
+            try:
+                await asyncio.wait_for(all_done.wait(), 300)
+            except TimeoutError:
+                pass  # counted as lost below
+            elapsed += max(start, *done.values()) - start  # to this burst's last answer
         cpu1, own1, loop1 = cpu_seconds(proc.pid), time.process_time(), cpu_seconds(proc.pid, thread=proc.pid)
     finally:
         proc.terminate()
@@ -116,9 +124,9 @@ async def run_once(n: int, batching: bool, window_ms: float, batch_cap: int, bac
         "p99": lat[min(len(lat) - 1, int(0.99 * len(lat)))],
         "max": lat[-1],
         "img_s": len(lat) / elapsed,
-        "bot_cpu_ms": None if cpu0 is None or cpu1 is None else (cpu1 - cpu0) * 1000 / n,
-        "loop_cpu_ms": None if loop0 is None or loop1 is None else (loop1 - loop0) * 1000 / n,
-        "fake_cpu_ms": (own1 - own0) * 1000 / n,
+        "bot_cpu_ms": None if cpu0 is None or cpu1 is None else (cpu1 - cpu0) * 1000 / len(sent),
+        "loop_cpu_ms": None if loop0 is None or loop1 is None else (loop1 - loop0) * 1000 / len(sent),
+        "fake_cpu_ms": (own1 - own0) * 1000 / len(sent),
     }
 
 
@@ -131,6 +139,9 @@ def main() -> None:
     p.add_argument("--replicas", type=int, default=2, help="Ray CPU replicas (--backend ray)")
     p.add_argument("--no-unbatched", action="store_true", help="skip the run with batching off")
     p.add_argument("--repeat", type=int, default=1, help="runs of each kind; the median is the figure to quote")
+    p.add_argument(
+        "--bursts", type=int, default=1, help="bursts of N per run, one after another, to the same bot process"
+    )
     args = p.parse_args()
     print(
         f"{args.n} concurrent /face, CPU ({os.cpu_count()} cores), backend {args.backend}, "
@@ -140,7 +151,9 @@ def main() -> None:
         ratios, p99s = [], []
         for _ in range(args.repeat):
             g = generator_rate(args.batch_cap)  # next to each run: this machine's speed drifts
-            r = asyncio.run(run_once(args.n, batching, args.window_ms, args.batch_cap, args.backend, args.replicas))
+            r = asyncio.run(
+                run_once(args.n, batching, args.window_ms, args.batch_cap, args.backend, args.replicas, args.bursts)
+            )
             b, target = r["img_s"], args.n / r["img_s"] + 0.3
             bot_cpu = (
                 "?" if r["bot_cpu_ms"] is None else f"{r['bot_cpu_ms']:.2f} ms (event loop {r['loop_cpu_ms']:.2f})"
