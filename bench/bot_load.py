@@ -1,11 +1,14 @@
 """Load test: N concurrent /face requests through the real bot process, with batching on and off.
 
     python bench/bot_load.py [--n 200] [--window-ms 10] [--batch-cap 32] [--backend local|ray] [--replicas 2]
-                             [--repeat 1] [--bursts 1] [--no-unbatched]
+                             [--repeat 1] [--bursts 1] [--processes 1] [--no-unbatched]
 
 The bot runs as `python -m bot` against the fake Discord of the tests (REST + gateway on
-127.0.0.1). All N interactions are delivered over the gateway at once, each from its own user;
-latency is from delivery to the moment the follow-up carrying the image arrives over HTTP.
+127.0.0.1), on the GPU when torch sees one. All N interactions are delivered over the gateway at
+once, each from its own user; latency is from delivery to the moment the follow-up carrying the
+image arrives over HTTP. With `--processes P` the bot runs as P processes holding one gateway shard
+each (each with its own local backend, or all sharing the Ray one) and the requests are spread
+over the shards.
 
 Beside the bot's faces/s (B) it prints the generator's own faces/s at the bot's batch size on this
 machine (G, measured alone just before each run), so the figure holds whichever generator is
@@ -25,7 +28,10 @@ import os
 import statistics
 import sys
 import time
+from asyncio.subprocess import DEVNULL
 from pathlib import Path
+
+import torch
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -44,9 +50,9 @@ def cpu_seconds(pid: int, thread: int | None = None) -> float | None:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def generator_rate(batch: int, seconds: float = 3.0) -> float:
+def generator_rate(batch: int, device: str, seconds: float = 3.0) -> float:
     """The generator alone: faces/s of Faces.decode at this batch size, in this process."""
-    faces = Faces.load()
+    faces = Faces.load(device=device)
     z = faces.latent(list(range(batch)))
     faces.decode(z)  # warm-up
     done, start = 0, time.perf_counter()
@@ -57,7 +63,15 @@ def generator_rate(batch: int, seconds: float = 3.0) -> float:
 
 
 async def run_once(
-    n: int, batching: bool, window_ms: float, batch_cap: int, backend: str, replicas: int, bursts: int = 1
+    n: int,
+    batching: bool,
+    window_ms: float,
+    batch_cap: int,
+    backend: str,
+    replicas: int,
+    device: str,
+    bursts: int = 1,
+    processes: int = 1,
 ) -> dict:
     sent: dict[str, float] = {}
     warm_tokens: set[str] = set()
@@ -74,37 +88,50 @@ async def run_once(
             done.setdefault(token, time.perf_counter())
             check()
 
-    discord = FakeDiscord(token="bench-token", listener=arrived)
+    def cpu(thread: bool = False) -> float | None:  # all bot processes together (each one's event loop thread)
+        times = [cpu_seconds(p.pid, thread=p.pid if thread else None) for p in procs]
+        return None if None in times else sum(times)
+
+    discord = FakeDiscord(token="bench-token", listener=arrived, shards=processes)
     url = await discord.start()
-    proc = await start_bot(
-        {
-            "DISCORD_TOKEN": "bench-token",
-            "EXPRESSIONS_FAKE_DISCORD_URL": url,
-            "EXPRESSIONS_QUEUE_DEPTH": str(n + 16),
-            "EXPRESSIONS_BATCHING": "1" if batching else "0",
-            "EXPRESSIONS_BATCH_WINDOW_MS": str(window_ms),
-            "EXPRESSIONS_BATCH_CAP": str(batch_cap),
-            "EXPRESSIONS_BACKEND": backend,
-            "EXPRESSIONS_RAY_REPLICAS": str(replicas),
-        },
-        output=asyncio.subprocess.DEVNULL,
-    )
+    settings = {
+        "DISCORD_TOKEN": "bench-token",
+        "EXPRESSIONS_FAKE_DISCORD_URL": url,
+        "EXPRESSIONS_DEVICE": device,
+        "EXPRESSIONS_QUEUE_DEPTH": str(n + 16),
+        "EXPRESSIONS_BATCHING": "1" if batching else "0",
+        "EXPRESSIONS_BATCH_WINDOW_MS": str(window_ms),
+        "EXPRESSIONS_BATCH_CAP": str(batch_cap),
+        "EXPRESSIONS_BACKEND": backend,
+        "EXPRESSIONS_RAY_REPLICAS": str(replicas),
+    }
+    if processes > 1:
+        settings["EXPRESSIONS_SHARD_COUNT"] = str(processes)
+    procs = [
+        await start_bot({**settings, "EXPRESSIONS_SHARD_IDS": str(i)} if processes > 1 else settings, output=DEVNULL)
+        for i in range(processes)
+    ]
     try:
-        await asyncio.wait_for(discord.identified.wait(), 120)
+        for _ in range(1200):  # every shard connected, within 120 s
+            if len(discord.shards) == processes:
+                break
+            await asyncio.sleep(0.1)
+        else:
+            raise RuntimeError(f"only {len(discord.shards)} of {processes} bot processes connected in 120 s")
         await asyncio.sleep(1.0)
-        for warm in range(3):  # first calls pay for lazy initialisation
-            token = await discord.slash("face", {"seed": warm}, user_id=str(10**17 + warm))
+        for warm in range(3 * processes):  # first calls pay for lazy initialisation
+            token = await discord.slash("face", {"seed": warm}, user_id=str(10**17 + warm), shard=warm % processes)
             warm_tokens.add(token)
             await discord.wait_for(lambda r, t=token: t in r.path and r.files)
-        # the bot's main thread runs its event loop: discord.py, the commands, the REST calls
-        loop0 = cpu_seconds(proc.pid, thread=proc.pid)
-        cpu0, own0, elapsed = cpu_seconds(proc.pid), time.process_time(), 0.0
-        for burst in range(bursts):  # each sent when the last is answered, to the same bot process
+        # a bot's main thread runs its event loop: discord.py, the commands, the REST calls
+        loop0, cpu0, own0, elapsed = cpu(thread=True), cpu(), time.process_time(), 0.0
+        for burst in range(bursts):  # each sent when the last is answered, to the same bot processes
             start, expected = time.perf_counter(), expected + n
             all_done.clear()
             for i in range(n):
                 t0 = time.perf_counter()
-                token = await discord.slash("face", {"seed": 1000 + burst * n + i}, user_id=str(2 * 10**17 + i))
+                user = str(2 * 10**17 + i)
+                token = await discord.slash("face", {"seed": 1000 + burst * n + i}, user_id=user, shard=i % processes)
                 sent[token] = t0
             check()
             try:
@@ -112,10 +139,12 @@ async def run_once(
             except TimeoutError:
                 pass  # counted as lost below
             elapsed += max(start, *done.values()) - start  # to this burst's last answer
-        cpu1, own1, loop1 = cpu_seconds(proc.pid), time.process_time(), cpu_seconds(proc.pid, thread=proc.pid)
+        cpu1, own1, loop1 = cpu(), time.process_time(), cpu(thread=True)
     finally:
-        proc.terminate()
-        await proc.wait()
+        for proc in procs:
+            proc.terminate()
+        for proc in procs:
+            await proc.wait()
         await discord.stop()
     lat = sorted(done[t] - sent[t] for t in sent if t in done)
     return {
@@ -137,22 +166,36 @@ def main() -> None:
     p.add_argument("--batch-cap", type=int, default=32)
     p.add_argument("--backend", choices=["local", "ray"], default="local")
     p.add_argument("--replicas", type=int, default=2, help="Ray CPU replicas (--backend ray)")
+    p.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto", help="where the bot and G draw")
+    p.add_argument("--processes", type=int, default=1, help="bot processes, one gateway shard each")
     p.add_argument("--no-unbatched", action="store_true", help="skip the run with batching off")
     p.add_argument("--repeat", type=int, default=1, help="runs of each kind; the median is the figure to quote")
     p.add_argument(
         "--bursts", type=int, default=1, help="bursts of N per run, one after another, to the same bot process"
     )
     args = p.parse_args()
+    device = args.device if args.device != "auto" else "cuda" if torch.cuda.is_available() else "cpu"
+    gpu = f"{torch.cuda.get_device_name()} and " if device == "cuda" else ""
     print(
-        f"{args.n} concurrent /face, CPU ({os.cpu_count()} cores), backend {args.backend}, "
-        f"window {args.window_ms} ms, cap {args.batch_cap}"
+        f"{args.n} concurrent /face, {gpu}CPU ({os.cpu_count()} cores), backend {args.backend}, "
+        f"window {args.window_ms} ms, cap {args.batch_cap}, {args.processes} bot process(es)"
     )
     for batching in (True,) if args.no_unbatched else (True, False):
         ratios, p99s = [], []
         for _ in range(args.repeat):
-            g = generator_rate(args.batch_cap)  # next to each run: this machine's speed drifts
+            g = generator_rate(args.batch_cap, device)  # next to each run: this machine's speed drifts
             r = asyncio.run(
-                run_once(args.n, batching, args.window_ms, args.batch_cap, args.backend, args.replicas, args.bursts)
+                run_once(
+                    args.n,
+                    batching,
+                    args.window_ms,
+                    args.batch_cap,
+                    args.backend,
+                    args.replicas,
+                    device,
+                    args.bursts,
+                    args.processes,
+                )
             )
             b, target = r["img_s"], args.n / r["img_s"] + 0.3
             bot_cpu = (

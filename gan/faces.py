@@ -11,6 +11,7 @@ import torch
 
 from .attributes import AttributeSet, Edits
 from .checkpoint import load_generator
+from .graphs import GraphedDraw
 from .imaging import to_uint8
 from .latent import check_seeds, check_truncation, latents, slerp, truncate
 from .model import Generator, fuse_batchnorm
@@ -28,10 +29,18 @@ class Faces:
 
     Latents are drawn on the CPU per seed, so a seed gives the same face on any device and in
     any batch; the network runs on `device`, in fp32 (exact) or bf16 (within a few grey levels,
-    and much faster on GPUs and on CPUs with bf16 units: docs/image_formats.md).
+    and much faster on GPUs and on CPUs with bf16 units: docs/image_formats.md). On a CUDA GPU,
+    batches of up to 64 are drawn through captured CUDA graphs unless `cuda_graphs` is off.
     """
 
-    def __init__(self, generator: torch.nn.Module, meta: dict, attributes: AttributeSet, device: str = "cpu"):
+    def __init__(
+        self,
+        generator: torch.nn.Module,
+        meta: dict,
+        attributes: AttributeSet,
+        device: str = "cpu",
+        cuda_graphs: bool = True,
+    ):
         self.generator = generator
         self.meta = meta
         self.device = torch.device(device)
@@ -40,9 +49,17 @@ class Faces:
         self.nz: int = generator.config.nz  # a seed's latent z
         self.in_w = isinstance(generator, StyleGenerator)  # truncation, edits and morphs happen in W
         self.latent_dim: int = generator.config.w_dim if self.in_w else self.nz  # what decode takes
+        self._draw = generator.synthesis if self.in_w else generator
+        self._graphed = (
+            GraphedDraw(self._draw, self.latent_dim, self.device, self.dtype)
+            if cuda_graphs and self.device.type == "cuda"
+            else None
+        )
 
     @classmethod
-    def load(cls, path: Path | str | None = None, device: str = "cpu", precision: str = "fp32") -> Faces:
+    def load(
+        cls, path: Path | str | None = None, device: str = "cpu", precision: str = "fp32", cuda_graphs: bool = True
+    ) -> Faces:
         """Load a generator checkpoint (default: the shipped one) and, if an attributes file
         sits beside it, its sliders. Raises CheckpointError naming the file on any problem."""
         if precision not in PRECISIONS:
@@ -58,7 +75,7 @@ class Faces:
         attr_path = path.parent / ATTRIBUTES_FILE
         latent_dim = g.config.w_dim if isinstance(g, StyleGenerator) else g.config.nz
         attributes = AttributeSet.load(attr_path, latent_dim) if attr_path.is_file() else AttributeSet()
-        return cls(g, meta, attributes, device)
+        return cls(g, meta, attributes, device, cuda_graphs)
 
     # --- sliders ------------------------------------------------------------------------------
     @property
@@ -103,8 +120,9 @@ class Faces:
         """uint8 (N, 64, 64, 3) images of latents from `edit` (N, latent_dim)."""
         if z.ndim != 2 or z.shape[1] != self.latent_dim:
             raise ValueError(f"latents must have shape (N, {self.latent_dim}), got {tuple(z.shape)}")
-        draw = self.generator.synthesis if self.in_w else self.generator
-        out = [to_uint8(draw(chunk.to(self.device, self.dtype))) for chunk in z.split(batch)]
+        if self._graphed is not None and len(z) <= self._graphed.max_batch:
+            return self._graphed(z)
+        out = [to_uint8(self._draw(chunk.to(self.device, self.dtype))) for chunk in z.split(batch)]
         return np.concatenate(out)
 
     def render(self, seeds: Iterable[int] | int, truncation: float = 1.0, edits: Edits | None = None) -> np.ndarray:

@@ -21,10 +21,16 @@ JPEG_SUBSAMPLING = 2  # 4:2:0: colour at half the picture's width, which is stil
 GIF_PALETTE_STRIDE = 4
 
 
-def to_uint8(x: torch.Tensor) -> np.ndarray:
-    """Generator output (N, 3, H, W) in [-1, 1] -> uint8 (N, H, W, 3), rounded to nearest."""
+def uint8_nhwc(x: torch.Tensor) -> torch.Tensor:
+    """Generator output (N, 3, H, W) in [-1, 1] -> uint8 (N, H, W, 3) on its own device, rounded to
+    nearest: a quarter of the bytes of float32 to carry home."""
     x = (x.detach().float().clamp(-1, 1) + 1) * 127.5
-    return x.round().to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()
+    return x.round().to(torch.uint8).permute(0, 2, 3, 1).contiguous()
+
+
+def to_uint8(x: torch.Tensor) -> np.ndarray:
+    """Generator output (N, 3, H, W) in [-1, 1] -> uint8 (N, H, W, 3) numpy, rounded to nearest."""
+    return uint8_nhwc(x).cpu().numpy()
 
 
 def upscale(images: np.ndarray, size: int = DEFAULT_SIZE) -> np.ndarray:

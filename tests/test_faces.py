@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+
 import numpy as np
 import pytest
 import torch
@@ -107,3 +109,25 @@ def test_bf16_draws_the_same_faces_within_a_few_grey_levels(faces: Faces):
     assert np.array_equal(fast.render([3]), fast.render([9, 3])[1:]), "still the same face in any batch"
     with pytest.raises(ValueError, match="precision must be one of fp32, bf16"):
         Faces.load(precision="fp8")
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+@pytest.mark.parametrize("precision", ["fp32", "bf16"])
+def test_cuda_graphs_draw_what_the_network_draws(faces: Faces, precision: str):
+    graphed = Faces.load(device="cuda", precision=precision)
+    eager = Faces.load(device="cuda", precision=precision, cuda_graphs=False)
+    for n in (1, 3, 32, 64, 65):  # padded into the graph of 4; exactly a graph; past the largest graph
+        z = faces.latent(list(range(n)))
+        assert np.abs(graphed.decode(z).astype(int) - eager.decode(z).astype(int)).max() <= 1
+    on_cpu = faces.render(list(range(8))).astype(int)
+    assert np.abs(graphed.render(list(range(8))).astype(int) - on_cpu).max() <= (1 if precision == "fp32" else 6)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_cuda_graphs_serve_several_threads(faces: Faces):
+    graphed = Faces.load(device="cuda")
+    seeds = [list(range(i, i + 1 + i % 5)) for i in range(64)]  # batches of 1 to 5 faces: graphs of 1, 2, 4, 8
+    want = [graphed.render(s) for s in seeds]
+    with ThreadPoolExecutor(4) as pool:
+        got = list(pool.map(graphed.render, seeds))
+    assert all(np.array_equal(a, b) for a, b in zip(want, got, strict=True))

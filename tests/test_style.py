@@ -87,3 +87,10 @@ def test_round_trip_and_bounded_configs(tmp_path, style_path, style_faces: Faces
     save_tensors(big, StyleGenerator(SMALL).state_dict(), {"config": {**SMALL.to_dict(), "channels": 1 << 20}})
     with pytest.raises(CheckpointError, match="channels must be an integer from 8 to 512"):
         Faces.load(big)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_cuda_graphs_draw_what_the_style_network_draws(style_path, style_faces: Faces):
+    graphed, eager = Faces.load(style_path, device="cuda"), Faces.load(style_path, device="cuda", cuda_graphs=False)
+    w = style_faces.edit(style_faces.latent(list(range(5))), truncation=0.7)
+    assert np.abs(graphed.decode(w).astype(int) - eager.decode(w).astype(int)).max() <= 1
