@@ -17,7 +17,7 @@ DEFAULT_SIZE = 256
 SIZE_RANGE = (16, 2048)  # pixels per face side
 Z_RLE = 3  # zlib's run-length-encoding strategy
 JPEG_QUALITY = 97
-JPEG_SUBSAMPLING = 2  # 4:2:0: colour at half the picture's width, which is still twice the face's 64 px
+JPEG_CHROMA = "4:2:0"  # colour at half the picture's width, which is still twice the face's 64 px
 GIF_PALETTE_STRIDE = 4
 
 
@@ -74,12 +74,13 @@ def png_bytes(image: Image.Image | np.ndarray) -> bytes:
 
 
 def jpeg_bytes(image: Image.Image | np.ndarray, quality: int = JPEG_QUALITY) -> bytes:
-    """JPEG as the bot posts it. An upscaled 64 px face has no colour detail finer than a quarter
-    of the picture's width, so 4:2:0 chroma (half the width) keeps all of it; at quality 97 a 256 px
-    face is about 18 KiB, 0.24 ms to encode, and 49 dB from the PNG (docs/image_formats.md)."""
+    """JPEG as the bot posts it, byte for byte (the bot's own encoder, bot.render.jpeg, skips Pillow).
+    An upscaled 64 px face has no colour detail finer than a quarter of the picture's width, so 4:2:0
+    chroma (half the width) keeps all of it; at quality 97 a 256 px face is about 18 KiB, 0.24 ms to
+    encode, and 49 dB from the PNG (docs/image_formats.md)."""
     img = image if isinstance(image, Image.Image) else Image.fromarray(image)
     buf = io.BytesIO()
-    img.save(buf, format="JPEG", quality=quality, subsampling=JPEG_SUBSAMPLING)
+    img.save(buf, format="JPEG", quality=quality, subsampling=JPEG_CHROMA)
     return buf.getvalue()
 
 
