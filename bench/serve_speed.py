@@ -27,10 +27,10 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from bot.render import FACE_PX  # noqa: E402
+from bot.render import FACE_PX, jpeg  # noqa: E402
 from bot.settings import Settings  # noqa: E402
 from gan import Faces  # noqa: E402
-from gan.imaging import jpeg_bytes, upscale  # noqa: E402
+from gan.imaging import upscale  # noqa: E402
 
 FIDELITY_SEEDS = 1024
 
@@ -54,7 +54,7 @@ async def rate(draw, z: torch.Tensor, seconds: float, encode: ThreadPoolExecutor
 
 
 def encode_chunk(images) -> list[bytes]:
-    return [jpeg_bytes(face) for face in upscale(images, FACE_PX)]
+    return [jpeg(face) for face in upscale(images, FACE_PX)]
 
 
 def distance(a, b) -> str:

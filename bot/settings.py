@@ -63,7 +63,7 @@ class Settings:
     token: str | None = field(default=None, repr=False)
     device: str = "auto"  # auto = cuda when torch sees a GPU, else cpu
     weights: str | None = None  # generator file; None = the shipped one
-    precision: str = "fp32"  # fp32: exact faces; bf16: within a few grey levels, faster on GPUs and AMX CPUs
+    precision: str = "fp32"  # fp32: exact faces; bf16: within a few grey levels, faster on AMX CPUs
     workers: int | None = None  # local generator threads (None: 1 on a GPU, one per CPU core)
     queue_depth: int = 64  # requests waiting or being drawn, all users together
     batch_cap: int = 32  # latents per generator call

@@ -29,8 +29,8 @@ class Faces:
 
     Latents are drawn on the CPU per seed, so a seed gives the same face on any device and in
     any batch; the network runs on `device`, in fp32 (exact) or bf16 (within a few grey levels,
-    and much faster on GPUs and on CPUs with bf16 units: docs/image_formats.md). On a CUDA GPU,
-    batches of up to 64 are drawn through captured CUDA graphs unless `cuda_graphs` is off.
+    much faster on CPUs with bf16 units: docs/image_formats.md). On a CUDA GPU, batches of up to
+    64 are drawn through captured CUDA graphs unless `cuda_graphs` is off (docs/bot_load.md).
     """
 
     def __init__(

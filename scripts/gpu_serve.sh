@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # Issue 12's GPU figures in one call on the lent machine: the CUDA-graph tests, bench/serve_speed.py
 # (generator and end-to-end faces/s, fp32/bf16, graphs/eager, batch 1/64/1024, bf16 and graph fidelity)
-# and bench/bot_load.py (the real bot on the GPU against the fake Discord: torch's default threads
-# against one per call, and 1, 2 and 4 bot processes with a shard each). Prepared here first with
+# and bench/bot_load.py (the real bot on the GPU against the fake Discord, then 1, 2, 4 and 8 bot
+# processes with a shard each). Prepared here first with
 #   SECONDS_EACH=0.3 N=40 bash scripts/gpu_serve.sh
-# The device has no discord.py or pytest: download their cp312 wheels into the ignored .whl/ (see
+# The device has no discord.py, simplejpeg or pytest: download their cp312 wheels into the ignored .whl/ (see
 # /work/.library/device/README.md) and carry .whl. Ray's wheel is larger than a call may carry, so
 # the Ray backend is measured on CPUs only. Each result is printed and, if $OUT is set, saved there.
 set -uo pipefail
@@ -13,7 +13,7 @@ OUT=${OUT:-runs/gpu_serve}
 SECONDS_EACH=${SECONDS_EACH:-2}
 N=${N:-200}
 mkdir -p "$OUT"
-if ! python -c "import discord, pytest" 2>/dev/null; then
+if ! python -c "import discord, pytest, simplejpeg" 2>/dev/null; then
   python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl || exit
   export PYTHONPATH=/tmp/site
 fi
@@ -21,12 +21,10 @@ export PYTHONUNBUFFERED=1
 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv >"$OUT/gpu.txt" 2>&1
 python -m pytest -q -p no:cacheprovider tests/test_faces.py tests/test_style.py -k "cuda or bf16" 2>&1 | tee "$OUT/pytest.txt"
 python bench/serve_speed.py --backends local --seconds "$SECONDS_EACH" 2>&1 | tee "$OUT/serve_speed.txt"
-# the same with one torch thread per call: the end-to-end pool runs one upscale per core side by side
-OMP_NUM_THREADS=1 python bench/serve_speed.py --backends local --seconds "$SECONDS_EACH" 2>&1 | tee -a "$OUT/serve_speed.txt"
 {
   python bench/bot_load.py --n "$N" --no-unbatched --repeat 3
-  OMP_NUM_THREADS=1 python bench/bot_load.py --n "$N" --no-unbatched --repeat 3
-  for p in 1 2 4; do  # shards across processes, each with the generator on the one GPU
+  # shards across processes, each drawing on the one GPU; one torch thread each for its CPU-side upscale
+  for p in 1 2 4 8; do
     OMP_NUM_THREADS=1 python bench/bot_load.py --n "$((5 * N))" --batch-cap 64 --no-unbatched --processes $p
   done
 } 2>&1 | tee "$OUT/bot_load.txt"
