@@ -33,19 +33,21 @@ class GraphedDraw:
         self, draw: Callable[[torch.Tensor], torch.Tensor], latent_dim: int, device: torch.device, dtype: torch.dtype
     ):
         self._lock = threading.Lock()
+        self._device = device
         self._graphs: dict[int, tuple[torch.cuda.CUDAGraph, torch.Tensor, torch.Tensor]] = {}
-        for size in GRAPH_BATCHES:
-            static_z = torch.zeros(size, latent_dim, device=device, dtype=dtype)
-            side = torch.cuda.Stream(device)
-            side.wait_stream(torch.cuda.current_stream(device))
-            with torch.cuda.stream(side):
-                for _ in range(WARMUP_CALLS):
-                    uint8_nhwc(draw(static_z))
-            torch.cuda.current_stream(device).wait_stream(side)
-            graph = torch.cuda.CUDAGraph()
-            with torch.cuda.graph(graph):
-                static_out = uint8_nhwc(draw(static_z))
-            self._graphs[size] = (graph, static_z, static_out)
+        with torch.cuda.device(device):  # streams and captures on the generator's GPU, whichever is current
+            for size in GRAPH_BATCHES:
+                static_z = torch.zeros(size, latent_dim, device=device, dtype=dtype)
+                side = torch.cuda.Stream()
+                side.wait_stream(torch.cuda.current_stream())
+                with torch.cuda.stream(side):
+                    for _ in range(WARMUP_CALLS):
+                        uint8_nhwc(draw(static_z))
+                torch.cuda.current_stream().wait_stream(side)
+                graph = torch.cuda.CUDAGraph()
+                with torch.cuda.graph(graph):
+                    static_out = uint8_nhwc(draw(static_z))
+                self._graphs[size] = (graph, static_z, static_out)
         self._host = torch.empty(GRAPH_BATCHES[-1], *static_out.shape[1:], dtype=torch.uint8, pin_memory=True)
 
     @property
@@ -58,10 +60,10 @@ class GraphedDraw:
         n = len(z)
         size = next(s for s in GRAPH_BATCHES if s >= n)
         graph, static_z, static_out = self._graphs[size]
-        with self._lock:
+        with self._lock, torch.cuda.device(self._device):
             static_z[:n].copy_(z)
             graph.replay()
             host = self._host[:n]
             host.copy_(static_out[:n], non_blocking=True)
-            torch.cuda.current_stream(static_z.device).synchronize()
+            torch.cuda.current_stream().synchronize()
             return host.numpy().copy()  # the pinned buffer is reused by the next call
