@@ -15,6 +15,7 @@ from gan.imaging import JPEG_CHROMA, JPEG_QUALITY, gif_bytes, grid
 from .state import FaceState
 
 FACE_PX = 256
+SIMPLEJPEG_CHROMA = JPEG_CHROMA.replace(":", "")  # simplejpeg spells 4:2:0 as 420
 VARIATION_SPREAD = 0.35  # how far variations stray from the face, relative to the prior's scale
 
 
@@ -39,8 +40,9 @@ def jpeg(image: np.ndarray) -> bytes:
     """The picture gan.imaging.jpeg_bytes makes (the same libjpeg-turbo, quality and chroma), from
     simplejpeg: it skips Pillow's copies and lets go of the GIL while it encodes, so the encoder
     threads no longer hold up the event loop (0.19 against 0.29 ms a face: docs/bot_load.md)."""
-    chroma = JPEG_CHROMA.replace(":", "")
-    return simplejpeg.encode_jpeg(np.ascontiguousarray(image), JPEG_QUALITY, colorspace="RGB", colorsubsampling=chroma)
+    return simplejpeg.encode_jpeg(
+        np.ascontiguousarray(image), JPEG_QUALITY, colorspace="RGB", colorsubsampling=SIMPLEJPEG_CHROMA
+    )
 
 
 # The files are made of faces already FACE_PX wide: the queue upscales each batch at once (backends.Upscaled).

@@ -48,7 +48,7 @@ class Faces:
         self._attributes = attributes
         self.nz: int = generator.config.nz  # a seed's latent z
         self.in_w = isinstance(generator, StyleGenerator)  # truncation, edits and morphs happen in W
-        self.latent_dim: int = generator.config.w_dim if self.in_w else self.nz  # what decode takes
+        self.latent_dim = _latent_dim(generator)  # what decode takes
         self._draw = generator.synthesis if self.in_w else generator
         self._graphed = (
             GraphedDraw(self._draw, self.latent_dim, self.device, self.dtype)
@@ -73,8 +73,7 @@ class Faces:
         g = fuse_batchnorm(g) if isinstance(g, Generator) else g
         g = g.to(device, PRECISIONS[precision], memory_format=torch.channels_last)  # faster convolutions
         attr_path = path.parent / ATTRIBUTES_FILE
-        latent_dim = g.config.w_dim if isinstance(g, StyleGenerator) else g.config.nz
-        attributes = AttributeSet.load(attr_path, latent_dim) if attr_path.is_file() else AttributeSet()
+        attributes = AttributeSet.load(attr_path, _latent_dim(g)) if attr_path.is_file() else AttributeSet()
         return cls(g, meta, attributes, device, cuda_graphs)
 
     # --- sliders ------------------------------------------------------------------------------
@@ -151,3 +150,8 @@ class Faces:
         line = torch.lerp(a, b, t[:, None])
         line[-1] = b  # lerp's last point is a + 1 * (b - a): not b to the bit
         return self._attributes.apply(line, edits) if edits else line
+
+
+def _latent_dim(generator: torch.nn.Module) -> int:
+    """The width of the latents decode takes and sliders move: W for a style-based generator, else z."""
+    return generator.config.w_dim if isinstance(generator, StyleGenerator) else generator.config.nz
