@@ -17,7 +17,9 @@ of the bot (and of its event loop thread alone) and of the fake Discord (which s
 This machine's speed drifts by several percent from minute to minute: quote the median of
 `--repeat 9` or so. To compare two versions of the bot, the CPU per face over `--bursts 10` (bursts of
 N one after another, to one bot process) varies by 1 to 3 %, where B varies by 5 % from run to run.
-With `--backend ray` the bot starts a local Ray with `--replicas` CPU replicas of the generator.
+With `--backend ray` this script starts one local Ray, deploys the generator there with `--replicas`
+replicas (one GPU each on a GPU, else one CPU each), and every bot process joins it and shares
+them, as in the README's "Scaling out".
 """
 
 from __future__ import annotations
@@ -69,6 +71,7 @@ async def run_once(
     batch_cap: int,
     backend: str,
     replicas: int,
+    ray_address: str | None,
     device: str,
     bursts: int = 1,
     processes: int = 1,
@@ -104,6 +107,7 @@ async def run_once(
         "EXPRESSIONS_BATCH_CAP": str(batch_cap),
         "EXPRESSIONS_BACKEND": backend,
         "EXPRESSIONS_RAY_REPLICAS": str(replicas),
+        "EXPRESSIONS_RAY_ADDRESS": ray_address or "",
     }
     if processes > 1:
         settings["EXPRESSIONS_SHARD_COUNT"] = str(processes)
@@ -159,13 +163,27 @@ async def run_once(
     }
 
 
+def start_ray(device: str, replicas: int) -> str:
+    """A local Ray for the bot processes to share, with the generator deployed on it (so no bot
+    process races another to deploy), stopped when this script exits; its address."""
+    import ray
+
+    from bot.ray_serve import connect
+    from bot.settings import Settings
+
+    gpus = torch.cuda.device_count() if device == "cuda" else 0
+    address = ray.init(num_gpus=gpus, include_dashboard=False, log_to_driver=False).address_info["gcs_address"]
+    connect(Settings(backend="ray", device=device, ray_address=address, ray_replicas=replicas))
+    return address
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--n", type=int, default=200)
     p.add_argument("--window-ms", type=float, default=10.0)
     p.add_argument("--batch-cap", type=int, default=32)
     p.add_argument("--backend", choices=["local", "ray"], default="local")
-    p.add_argument("--replicas", type=int, default=2, help="Ray CPU replicas (--backend ray)")
+    p.add_argument("--replicas", type=int, default=2, help="Ray replicas, one GPU or CPU each (--backend ray)")
     p.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto", help="where the bot and G draw")
     p.add_argument("--processes", type=int, default=1, help="bot processes, one gateway shard each")
     p.add_argument("--no-unbatched", action="store_true", help="skip the run with batching off")
@@ -180,6 +198,7 @@ def main() -> None:
         f"{args.n} concurrent /face, {gpu}CPU ({os.cpu_count()} cores), backend {args.backend}, "
         f"window {args.window_ms} ms, cap {args.batch_cap}, {args.processes} bot process(es)"
     )
+    ray_address = start_ray(device, args.replicas) if args.backend == "ray" else None
     for batching in (True,) if args.no_unbatched else (True, False):
         ratios, p99s = [], []
         for _ in range(args.repeat):
@@ -192,6 +211,7 @@ def main() -> None:
                     args.batch_cap,
                     args.backend,
                     args.replicas,
+                    ray_address,
                     device,
                     args.bursts,
                     args.processes,

@@ -1,11 +1,12 @@
 """Serving speed of both backends: generator and end-to-end faces/s at several batch sizes.
 
     python bench/serve_speed.py [--batches 1 64 1024] [--precision fp32 bf16] [--backends local ray] [--seconds 3]
+                                [--in-flight 1 8]
 
 Made for the lent GPU machine (it uses CUDA when torch sees it) and runs on the CPU too.
 - generator: latents -> uint8 64 px faces (`Faces.decode` locally, on a GPU with and without its
   CUDA graphs; the Ray Serve deployment's round trip with `--backends ray`, one replica per GPU or
-  two CPU replicas);
+  two CPU replicas, with 1 or 8 requests in flight: Serve draws concurrent requests in one call);
 - end to end: the same, then the 256 px upscale and JPEG encode the bot posts, on a pool of one
   thread per core;
 - how far bf16 faces are from fp32 ones, and graphed ones from eager ones, over 1024 seeds.
@@ -35,8 +36,9 @@ from gan.imaging import upscale  # noqa: E402
 FIDELITY_SEEDS = 1024
 
 
-async def rate(draw, z: torch.Tensor, seconds: float, encode: ThreadPoolExecutor | None) -> float:
-    """Faces/s of drawing (and, with a pool, encoding) the batch z again and again."""
+async def rate(draw, z: torch.Tensor, seconds: float, encode: ThreadPoolExecutor | None, in_flight: int = 1) -> float:
+    """Faces/s of drawing (and, with a pool, encoding) the batch z again and again, with `in_flight`
+    such requests outstanding at once (as several bot processes sharing one Ray deployment have)."""
     loop = asyncio.get_running_loop()
 
     async def once() -> None:
@@ -45,11 +47,16 @@ async def rate(draw, z: torch.Tensor, seconds: float, encode: ThreadPoolExecutor
             chunks = [images[i : i + 16] for i in range(0, len(images), 16)]
             await asyncio.gather(*(loop.run_in_executor(encode, encode_chunk, c) for c in chunks))
 
-    await once()  # warm-up: lazy initialisation, cuDNN autotuning
-    done, start = 0, time.perf_counter()
-    while time.perf_counter() - start < seconds:
-        await once()
-        done += len(z)
+    async def repeat() -> int:
+        done = 0
+        while time.perf_counter() - start < seconds:
+            await once()
+            done += len(z)
+        return done
+
+    await asyncio.gather(*(once() for _ in range(in_flight)))  # warm-up: lazy initialisation, cuDNN autotuning
+    start = time.perf_counter()
+    done = sum(await asyncio.gather(*(repeat() for _ in range(in_flight))))
     return done / (time.perf_counter() - start)
 
 
@@ -86,6 +93,7 @@ async def main() -> None:
     p.add_argument("--precision", nargs="+", default=["fp32", "bf16"])
     p.add_argument("--backends", nargs="+", default=["local", "ray"])
     p.add_argument("--seconds", type=float, default=3.0)
+    p.add_argument("--in-flight", type=int, nargs="+", default=[1, 8], help="concurrent requests to Ray")
     args = p.parse_args()
     device = "cuda" if torch.cuda.is_available() else "cpu"
     name = torch.cuda.get_device_name() if device == "cuda" else f"CPU, {os.cpu_count()} cores"
@@ -116,12 +124,12 @@ async def main() -> None:
                 async def draw(z, faces=faces):
                     return faces.decode(z)
 
-            for batch in args.batches:
+            for batch, in_flight in itertools.product(args.batches, args.in_flight if backend == "ray" else [1]):
                 z = torch.randn(batch, 100)
-                g = await rate(draw, z, args.seconds, None)
-                e = await rate(draw, z, args.seconds, pool)
+                g = await rate(draw, z, args.seconds, None, in_flight)
+                e = await rate(draw, z, args.seconds, pool, in_flight)
                 mode = "" if device == "cpu" else " graphs" if graphs else " eager "
-                label = f"{backend:5s} {precision}{mode} batch {batch:5d}"
+                label = f"{backend:5s} {precision}{mode} batch {batch:5d} x {in_flight:2d} in flight"
                 print(f"{label}: generator {g:9.0f} faces/s, end to end {e:8.0f} faces/s", flush=True)
 
 
