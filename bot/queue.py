@@ -64,6 +64,7 @@ class Ticket:
     future: asyncio.Future = field(repr=False)
     queue: InferenceQueue = field(repr=False)
     line_end: tuple[int, int] = (0, 0)  # requests and latents ever queued, up to and including this one
+    since: float = 0.0  # when it was queued (event loop time)
 
     def position(self) -> int:
         """1 for the next batch, 2 for the one after...; 0 while being drawn or done."""
@@ -130,7 +131,7 @@ class InferenceQueue:
             raise UserBusy(f"You already have {n} faces being drawn. Wait for them to arrive, then ask again.")
         loop = asyncio.get_running_loop()
         self._queued = (self._queued[0] + 1, self._queued[1] + len(z))
-        ticket = Ticket(z, user_id, loop.create_future(), self, self._queued)
+        ticket = Ticket(z, user_id, loop.create_future(), self, self._queued, loop.time())
         self._per_user[user_id] += 1
         ticket.future.add_done_callback(lambda _: self._release(user_id))
         self._pending.append(ticket)
@@ -187,8 +188,11 @@ class InferenceQueue:
                     self._wake = None
                     flying.difference_update([t for t in flying if t.done()])
                     continue
-                if self.batching and self.window > 0 and self._pending_rows < self.max_batch * free:
-                    await asyncio.sleep(self.window)  # let requests arriving together share a batch
+                if self.batching and self._pending_rows < self.max_batch * free:
+                    # let requests arriving together share a batch: the first waits up to `window` for company
+                    wait = self._pending[0].since + self.window - loop.time()
+                    if wait > 0:
+                        await asyncio.sleep(wait)
                 batch = [t for t in self._take_batch(free) if not t.future.done()]
                 if batch:
                     self._running.update(batch)

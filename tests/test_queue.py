@@ -156,6 +156,17 @@ async def test_a_few_latents_are_shared_out_between_idle_workers(faces):
     assert sizes[:2] == [32, 32] and sum(sizes) == 70, "full batches while there are enough"
 
 
+async def test_the_window_counts_from_the_first_requests_arrival(faces):
+    log: list = []
+    q = timed_queue(faces, log, pause_s=0.3, workers=1, window_ms=300, per_user=4)
+    first = q.submit(faces.latent([1]), user_id=1)
+    await asyncio.sleep(0.35)  # the first waited its window and is being drawn
+    second = q.submit(faces.latent([2]), user_id=2)
+    await asyncio.gather(first.future, second.future)
+    (_, _, _, end1), (_, _, start2, _) = sorted(log, key=lambda call: call[2])
+    assert start2 - end1 < 0.2, "the second had already waited most of its window behind the first"
+
+
 async def test_a_hung_call_holds_one_worker_while_the_other_draws(faces):
     release = threading.Event()
     q = hanging_queue(faces, release, workers=2, window_ms=0, timeout_s=3)
