@@ -18,13 +18,16 @@ from .settings import Settings
 
 log = logging.getLogger("bot")
 HTTP_CONNECTIONS = 16  # to each Discord host: a burst of answers takes turns on these, not one each
+# Interactions come whatever the intents; the default ones would also send every shard every message,
+# reaction and typing event of every server the bot is in, to parse and throw away.
+INTENTS = discord.Intents(guilds=True)
 
 
 class ExpressionsBot(commands.AutoShardedBot):
     def __init__(self, settings: Settings, faces: Faces, backend: Backend):
         super().__init__(
             command_prefix=commands.when_mentioned,
-            intents=discord.Intents.default(),
+            intents=INTENTS,
             help_command=None,
             shard_count=settings.shard_count,
             shard_ids=list(settings.shard_ids) if settings.shard_ids is not None else None,

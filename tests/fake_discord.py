@@ -102,6 +102,7 @@ class FakeDiscord:
         self.new_request = asyncio.Condition()
         self.identified = asyncio.Event()  # set when any shard has identified
         self.shards: dict[int, web.WebSocketResponse] = {}  # shard id -> its connection
+        self.intents: dict[int, int] = {}  # shard id -> the gateway intents it identified with
         self._seq = itertools.count(1)
         self._ids = itertools.count(200000000000000000)
         self._runner: web.AppRunner | None = None
@@ -288,6 +289,7 @@ class FakeDiscord:
             elif data["op"] == 2:  # identify, as shard [id, count]
                 shard, count = data["d"].get("shard", [0, 1])
                 self.shards[shard] = ws
+                self.intents[shard] = data["d"]["intents"]
                 await self.dispatch(
                     "READY",
                     {

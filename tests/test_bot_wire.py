@@ -80,6 +80,7 @@ async def test_face_over_the_wire():
     async with running_bot() as (discord, _):
         commands = next(r.json for r in discord.requests if r.method == "PUT")
         assert {c["name"] for c in commands} == {"face", "morph", "attributes"}
+        assert discord.intents == {0: 1}, "the guilds intent alone: no message or typing events to parse"
         token = await discord.slash("face", {"seed": 42})
         reply = await answered(discord, token)
         assert [r.json["type"] for r in discord.acks(token)] == [4], "the picture is the response itself"
