@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import os
 import statistics
 import sys
@@ -203,6 +204,10 @@ def main() -> None:
         ratios, p99s = [], []
         for _ in range(args.repeat):
             g = generator_rate(args.batch_cap, device)  # next to each run: this machine's speed drifts
+            # The fake Discord shares this process with torch: a full collection of that heap stops it
+            # for ~60 ms, which the bot's figures would take for its own (the bot freezes its heap too)
+            gc.collect()
+            gc.freeze()
             r = asyncio.run(
                 run_once(
                     args.n,
