@@ -3,8 +3,9 @@
 Every request (a face, a 2x2 of variations, a morph's frames) is a block of latents. Requests
 that arrive within `window_ms` of each other are concatenated, decoded in one batch off the event
 loop, and split back. As many batches are in flight as the backend draws side by side (its
-`concurrency`: worker threads, or Ray replicas); when fewer latents wait than would fill them
-all, they are shared out evenly, so no worker idles while another draws a full batch.
+`concurrency`: worker threads, or Ray replicas), plus one full batch waiting in the backend's line
+while they are all busy; when fewer latents wait than would fill the idle workers, they are shared
+out evenly, so no worker idles while another draws a full batch.
 No task idles in the background: a drain task starts with the first request and ends when the
 queue is empty.
 
@@ -137,8 +138,8 @@ class InferenceQueue:
         self._pending.append(ticket)
         if self._drainer is None or self._drainer.done():
             self._drainer = loop.create_task(self._drain(), name="inference-drain")
-        elif self._wake is not None and not self._wake.done() and len(self._flying) < self.backend.concurrency:
-            self._wake.set_result(None)  # a worker is free: the drain need not wait for a batch to end
+        elif self._wake is not None and not self._wake.done() and self._lanes():
+            self._wake.set_result(None)  # the drain need not wait for a batch to end
         return ticket
 
     def _release(self, user_id: int) -> None:
@@ -161,6 +162,16 @@ class InferenceQueue:
     def _pending_rows(self) -> int:
         return self._queued[1] - self._taken[1]
 
+    def _lanes(self) -> int:
+        """How many batches to share the waiting latents among now: one per idle worker. With every
+        worker busy, one full batch may wait in the backend's own line, so that a worker that
+        finishes goes straight on to it instead of idling until the event loop, busy posting the
+        faces just drawn, comes round to this queue (tens of ms in a burst)."""
+        free = self.backend.concurrency - len(self._flying)
+        if free == 0 and self._pending_rows >= (self.max_batch if self.batching else 1):
+            return 1
+        return max(free, 0)
+
     async def _call(self, z: torch.Tensor) -> np.ndarray:
         """One generator call on the backend, or DrawTimeout after `timeout` (the call cancelled)."""
         start = time.perf_counter()
@@ -181,19 +192,19 @@ class InferenceQueue:
         loop = asyncio.get_running_loop()
         try:
             while self._pending or flying:
-                free = self.backend.concurrency - len(flying)
-                if not self._pending or free <= 0:  # until a batch is drawn, or a request comes for a free worker
+                lanes = self._lanes()
+                if not self._pending or not lanes:  # until a batch is drawn, or a request comes
                     self._wake = loop.create_future()
                     await asyncio.wait([*flying, self._wake], return_when=asyncio.FIRST_COMPLETED)
                     self._wake = None
                     flying.difference_update([t for t in flying if t.done()])
                     continue
-                if self.batching and self._pending_rows < self.max_batch * free:
+                if self.batching and self._pending_rows < self.max_batch * lanes:
                     # let requests arriving together share a batch: the first waits up to `window` for company
                     wait = self._pending[0].since + self.window - loop.time()
                     if wait > 0:
                         await asyncio.sleep(wait)
-                batch = [t for t in self._take_batch(free) if not t.future.done()]
+                batch = [t for t in self._take_batch(lanes) if not t.future.done()]
                 if batch:
                     self._running.update(batch)
                     flying.add(asyncio.create_task(self._draw(batch)))

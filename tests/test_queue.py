@@ -167,6 +167,17 @@ async def test_the_window_counts_from_the_first_requests_arrival(faces):
     assert start2 - end1 < 0.2, "the second had already waited most of its window behind the first"
 
 
+async def test_a_worker_goes_straight_on_to_the_next_full_batch(faces):
+    log: list = []
+    q = timed_queue(faces, log, pause_s=0.2, workers=1, window_ms=0, max_batch=2, per_user=6)
+    tickets = [q.submit(faces.latent([s]), user_id=s) for s in range(6)]
+    await asyncio.sleep(0.05)  # the first batch is being drawn
+    time.sleep(0.4)  # the event loop is busy (posting faces, say) when it ends
+    await asyncio.gather(*(t.future for t in tickets))
+    (_, _, _, end1), (_, _, start2, _), _ = sorted(log, key=lambda call: call[2])
+    assert start2 - end1 < 0.1, "the second batch waited in the worker's line, not for the event loop"
+
+
 async def test_a_hung_call_holds_one_worker_while_the_other_draws(faces):
     release = threading.Event()
     q = hanging_queue(faces, release, workers=2, window_ms=0, timeout_s=3)
