@@ -11,13 +11,13 @@ from __future__ import annotations
 import asyncio
 import fnmatch
 import itertools
-import json
 import os
 import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+import orjson
 from aiohttp import WSMsgType, web
 
 from bot.settings import ENV_NAMES
@@ -38,9 +38,13 @@ BOT_USER = {
 }
 
 
+def _text(obj) -> str:
+    return orjson.dumps(obj).decode()
+
+
 def _json(obj, status: int = 200) -> web.Response:
     """JSON with exactly 'application/json' as content type: discord.py parses nothing else."""
-    return web.Response(body=json.dumps(obj).encode(), status=status, content_type="application/json")
+    return web.Response(body=orjson.dumps(obj), status=status, content_type="application/json")
 
 
 def _form(data: bytes, content_type: str) -> tuple[dict | None, dict[str, bytes]]:
@@ -54,7 +58,7 @@ def _form(data: bytes, content_type: str) -> tuple[dict | None, dict[str, bytes]
         disposition = next(h for h in head.decode().split("\r\n") if h.lower().startswith("content-disposition"))
         fields = dict(_param(p) for p in disposition.split(";")[1:])
         if fields["name"] == "payload_json":
-            body = json.loads(content)
+            body = orjson.loads(content)
         else:
             files[fields.get("filename") or fields["name"]] = content
     return body, files
@@ -140,7 +144,7 @@ class FakeDiscord:
         if content_type.startswith("multipart/form-data"):
             body, files = _form(await request.read(), content_type)
         elif request.can_read_body:
-            body = await request.json()
+            body = await request.json(loads=orjson.loads)
         peer = request.transport.get_extra_info("peername") if request.transport else None
         rec = Request(request.method, path, body, files, client_port=peer[1] if peer else 0)
         if self.listener is not None:
@@ -279,13 +283,13 @@ class FakeDiscord:
     async def _gateway(self, request: web.Request) -> web.WebSocketResponse:
         ws = web.WebSocketResponse()
         await ws.prepare(request)
-        await ws.send_json({"op": 10, "d": {"heartbeat_interval": 45000}, "s": None, "t": None})
+        await ws.send_json({"op": 10, "d": {"heartbeat_interval": 45000}, "s": None, "t": None}, dumps=_text)
         async for msg in ws:
             if msg.type != WSMsgType.TEXT:
                 continue
-            data = json.loads(msg.data)
+            data = orjson.loads(msg.data)
             if data["op"] == 1:  # heartbeat
-                await ws.send_json({"op": 11, "d": None, "s": None, "t": None})
+                await ws.send_json({"op": 11, "d": None, "s": None, "t": None}, dumps=_text)
             elif data["op"] == 2:  # identify, as shard [id, count]
                 shard, count = data["d"].get("shard", [0, 1])
                 self.shards[shard] = ws
@@ -308,7 +312,7 @@ class FakeDiscord:
 
     async def dispatch(self, event: str, data: dict, shard: int = 0) -> None:
         assert shard in self.shards, f"shard {shard} has not connected"
-        await self.shards[shard].send_json({"op": 0, "t": event, "s": next(self._seq), "d": data})
+        await self.shards[shard].send_json({"op": 0, "t": event, "s": next(self._seq), "d": data}, dumps=_text)
 
     async def slash(self, name: str, options: dict, user_id: str = "400000000000000001", shard: int = 0) -> str:
         """Deliver a DM slash-command interaction; returns its token."""
