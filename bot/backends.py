@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import logging
 import queue
 import threading
 from collections.abc import Callable
@@ -23,6 +24,9 @@ from gan import Faces
 from gan.imaging import upscale
 
 from .settings import Settings
+
+log = logging.getLogger(__name__)
+WARM_TIMEOUT_S = 60.0  # how long start-up waits for the generator threads' first batch
 
 
 class Backend(Protocol):
@@ -43,19 +47,31 @@ class WorkerPool:
 
     _count = 0
 
-    def __init__(self, threads: int):
+    def __init__(self, threads: int, warm: Callable[[], object] | None = None):
+        """`warm`, if given, is run once by each thread before it takes a job, and this waits
+        for them (a thread in torch code when the interpreter exits can abort the process)."""
         self._jobs: queue.SimpleQueue = queue.SimpleQueue()
         self._left_behind: set[concurrent.futures.Future] = set()
         self._lock = threading.Lock()
         self.threads = threads
-        for _ in range(threads):
-            self._start()
+        warming = [self._start(warm) for _ in range(threads)]
+        if concurrent.futures.wait(warming, timeout=WARM_TIMEOUT_S).not_done:
+            log.warning("the generator threads took over %g s to warm up; serving anyway", WARM_TIMEOUT_S)
 
-    def _start(self) -> None:
+    def _start(self, warm: Callable[[], object] | None = None) -> concurrent.futures.Future:
         WorkerPool._count += 1
-        threading.Thread(target=self._run, name=f"inference-{WorkerPool._count}", daemon=True).start()
+        warmed: concurrent.futures.Future = concurrent.futures.Future()
+        name = f"inference-{WorkerPool._count}"
+        threading.Thread(target=self._run, args=(warm, warmed), name=name, daemon=True).start()
+        return warmed
 
-    def _run(self) -> None:
+    def _run(self, warm: Callable[[], object] | None, warmed: concurrent.futures.Future) -> None:
+        if warm is not None:
+            try:
+                warm()
+            except Exception:  # noqa: BLE001 - the requests will meet the same error, one by one
+                log.exception("warming up a generator thread failed")
+        warmed.set_result(None)
         while (job := self._jobs.get()) is not None:
             fn, arg, future = job
             if future.set_running_or_notify_cancel():
@@ -89,11 +105,17 @@ class WorkerPool:
 class LocalBackend:
     """The generator on `workers` threads of this process, drawing batches side by side (a thread
     stuck in a call is replaced). On a CPU, one thread per core with one torch thread each keeps
-    every core busy even while the event loop and the encoder take turns on them."""
+    every core busy even while the event loop and the encoder take turns on them.
 
-    def __init__(self, decode: Callable[[torch.Tensor], np.ndarray], workers: int = 1):
+    Given `warm` latents, each thread draws them once at start-up: a thread's first full batch
+    costs it fresh memory pages (~3,000 page faults) and the kernels for that shape, which would
+    otherwise fall on the first users after a restart. A thread that replaces a hung one starts cold."""
+
+    def __init__(
+        self, decode: Callable[[torch.Tensor], np.ndarray], workers: int = 1, warm: torch.Tensor | None = None
+    ):
         self._decode = decode
-        self._pool = WorkerPool(workers)
+        self._pool = WorkerPool(workers, None if warm is None else lambda: decode(warm))
         self.concurrency = workers
         self.abandoned = 0  # threads left behind on a hung call
 
@@ -140,4 +162,5 @@ def create_backend(settings: Settings, faces: Faces | None) -> tuple[Backend, Fa
         return backend, faces if faces is not None else Faces.load(settings.weights, device="cpu")
     if faces is None:
         faces = Faces.load(settings.weights, device=settings.torch_device(), precision=settings.precision)
-    return LocalBackend(faces.decode, settings.inference_workers()), faces
+    warm = faces.latent(list(range(settings.batch_cap)))  # a full batch
+    return LocalBackend(faces.decode, settings.inference_workers(), warm), faces

@@ -178,6 +178,23 @@ async def test_a_worker_goes_straight_on_to_the_next_full_batch(faces):
     assert start2 - end1 < 0.1, "the second batch waited in the worker's line, not for the event loop"
 
 
+async def test_each_worker_draws_the_warm_up_batch_before_serving(faces):
+    log: list = []
+
+    def decode(z: torch.Tensor) -> np.ndarray:
+        log.append((len(z), threading.get_ident()))
+        return faces.decode(z)
+
+    backend = LocalBackend(decode, workers=2, warm=faces.latent(list(range(8))))
+    try:
+        (n1, thread1), (n2, thread2) = log  # both done when the backend is made
+        assert n1 == n2 == 8 and thread1 != thread2
+        assert (await backend.draw(faces.latent([5]))).shape == (1, 64, 64, 3)
+        assert log[2][0] == 1 and log[2][1] in (thread1, thread2)
+    finally:
+        await backend.close()
+
+
 async def test_a_hung_call_holds_one_worker_while_the_other_draws(faces):
     release = threading.Event()
     q = hanging_queue(faces, release, workers=2, window_ms=0, timeout_s=3)
