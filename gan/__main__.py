@@ -3,6 +3,7 @@
 python -m gan face --seed 42 [--truncation 0.7] [--size 256] [--edit smiling=2 --edit glasses=on] -o face.png
 python -m gan morph --from 1 --to 2 [--frames 24] -o morph.gif
 python -m gan grid --seeds 0-63 -o grid.png
+python -m gan grid --random 64 [--rng 7] -o grid.png    (random faces the critic accepts)
 python -m gan attributes
 """
 
@@ -11,6 +12,8 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+
+import numpy as np
 
 from .checkpoint import CheckpointError
 from .faces import MAX_FRAMES, Faces
@@ -35,6 +38,27 @@ def parse_seeds(text: str) -> list[int]:
     if not 1 <= count <= MAX_GRID:
         raise argparse.ArgumentTypeError(f"give from 1 to {MAX_GRID} seeds, got {count}")
     return [s for r in ranges for s in r]
+
+
+def grid_count(text: str) -> int:
+    """How many random faces: 1 .. MAX_GRID."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if not 1 <= value <= MAX_GRID:
+        raise argparse.ArgumentTypeError(f"give from 1 to {MAX_GRID} faces, got {text!r}")
+    return value
+
+
+def rng_seed(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if not 0 <= value <= MAX_SEED:
+        raise argparse.ArgumentTypeError(f"--rng must be a whole number from 0 to {MAX_SEED}, got {text!r}")
+    return value
 
 
 def frame_ms(text: str) -> int:
@@ -90,7 +114,10 @@ def build_parser() -> argparse.ArgumentParser:
     morph.add_argument("--frame-ms", type=frame_ms, default=80, help=f"{MIN_FRAME_MS} to {MAX_FRAME_MS}")
     common(morph)
     g = sub.add_parser("grid", help="many faces tiled into one PNG")
-    g.add_argument("--seeds", type=parse_seeds, required=True, help="e.g. 0-63")
+    which = g.add_mutually_exclusive_group(required=True)
+    which.add_argument("--seeds", type=parse_seeds, help="e.g. 0-63")
+    which.add_argument("--random", type=grid_count, metavar="N", help="N random faces, as the bot picks them")
+    g.add_argument("--rng", type=rng_seed, help="seed of the random pick (default: a new pick each run)")
     common(g)
     g.set_defaults(size=128)
     sub.add_parser("attributes", help="list the sliders")
@@ -99,7 +126,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def check_output(args: argparse.Namespace) -> None:
     """Refuse what cannot be written, or would be absurdly large, before any drawing."""
-    count = {"face": 1, "morph": getattr(args, "frames", 1), "grid": len(getattr(args, "seeds", []))}[args.command]
+    grid_faces = len(args.seeds) if getattr(args, "seeds", None) else getattr(args, "random", 0)
+    count = {"face": 1, "morph": getattr(args, "frames", 1), "grid": grid_faces}[args.command]
     if not SIZE_RANGE[0] <= args.size <= SIZE_RANGE[1]:
         raise ValueError(f"size must be from {SIZE_RANGE[0]} to {SIZE_RANGE[1]} px, got {args.size}")
     if args.command == "morph" and not 2 <= count <= MAX_FRAMES:
@@ -128,8 +156,11 @@ def run(args: argparse.Namespace) -> str:
         frames = faces.morph(args.seed_a, args.seed_b, args.frames, args.truncation, edits)
         data = gif_bytes(upscale(frames, args.size), args.frame_ms)
     else:
-        images = faces.render(args.seeds, args.truncation, edits)
+        seeds = args.seeds or faces.random_seeds(args.random, np.random.default_rng(args.rng))
+        images = faces.render(seeds, args.truncation, edits)
         data = png_bytes(grid(upscale(images, args.size)))
+        if args.random:
+            print("seeds: " + ",".join(map(str, seeds)))
     try:
         args.output.parent.mkdir(parents=True, exist_ok=True)
         args.output.write_bytes(data)

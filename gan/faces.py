@@ -11,16 +11,20 @@ import torch
 
 from .attributes import AttributeSet, Edits
 from .checkpoint import load_generator
+from .critic import LatentCritic
 from .graphs import GraphedDraw
 from .imaging import to_uint8
-from .latent import check_seeds, check_truncation, latents, slerp, truncate
+from .latent import MAX_SEED, check_seeds, check_truncation, latents, slerp, truncate
 from .model import Generator, fuse_batchnorm
 from .style import StyleGenerator
 
 WEIGHTS_DIR = Path(__file__).parent / "weights"
 GENERATOR_FILE = "generator.safetensors"
 ATTRIBUTES_FILE = "attributes.safetensors"
+CRITIC_FILE = "critic.safetensors"
 MAX_FRAMES = 256
+MAX_RANDOM_SEEDS = 4096  # of one random_seeds call
+CRITIC_TRIES = 16  # candidates per random seed before the best of them is taken anyway
 PRECISIONS = {"fp32": torch.float32, "bf16": torch.bfloat16}
 
 
@@ -40,12 +44,14 @@ class Faces:
         attributes: AttributeSet,
         device: str = "cpu",
         cuda_graphs: bool = True,
+        critic: LatentCritic | None = None,
     ):
         self.generator = generator
         self.meta = meta
         self.device = torch.device(device)
         self.dtype = next(generator.parameters()).dtype
         self._attributes = attributes
+        self.critic = critic  # None: every random seed is taken as drawn
         self.nz: int = generator.config.nz  # a seed's latent z
         self.in_w = isinstance(generator, StyleGenerator)  # truncation, edits and morphs happen in W
         self.latent_dim = _latent_dim(generator)  # what decode takes
@@ -60,8 +66,8 @@ class Faces:
     def load(
         cls, path: Path | str | None = None, device: str = "cpu", precision: str = "fp32", cuda_graphs: bool = True
     ) -> Faces:
-        """Load a generator checkpoint (default: the shipped one) and, if an attributes file
-        sits beside it, its sliders. Raises CheckpointError naming the file on any problem."""
+        """Load a generator checkpoint (default: the shipped one) and, where their files sit beside
+        it, its sliders and its random-face critic. Raises CheckpointError naming the file on any problem."""
         if precision not in PRECISIONS:
             raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
         path = Path(path) if path is not None else WEIGHTS_DIR / GENERATOR_FILE
@@ -74,7 +80,9 @@ class Faces:
         g = g.to(device, PRECISIONS[precision], memory_format=torch.channels_last)  # faster convolutions
         attr_path = path.parent / ATTRIBUTES_FILE
         attributes = AttributeSet.load(attr_path, _latent_dim(g)) if attr_path.is_file() else AttributeSet()
-        return cls(g, meta, attributes, device, cuda_graphs)
+        critic_path = path.parent / CRITIC_FILE
+        critic = LatentCritic.load(critic_path, g.config.nz) if critic_path.is_file() else None
+        return cls(g, meta, attributes, device, cuda_graphs, critic)
 
     # --- sliders ------------------------------------------------------------------------------
     @property
@@ -98,6 +106,30 @@ class Faces:
     def latent(self, seeds: Iterable[int] | int) -> torch.Tensor:
         """(N, nz) CPU latents of the seeds (integers 0 .. 2**32-1)."""
         return latents(seeds, self.nz)
+
+    def random_seeds(self, n: int, rng: np.random.Generator) -> list[int]:
+        """n seeds for random faces, the same ones for the same rng state: each is the first of up to
+        CRITIC_TRIES seeds drawn from rng that the critic accepts (else the best-scored of them).
+        Without a critic, n seeds straight from rng. Explicit seeds never pass through here."""
+        if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= MAX_RANDOM_SEEDS:
+            raise ValueError(f"n must be an integer from 1 to {MAX_RANDOM_SEEDS}, got {n!r}")
+        if not isinstance(rng, np.random.Generator):
+            raise ValueError(f"rng must be a numpy.random.Generator (numpy.random.default_rng()), got {rng!r}")
+        if self.critic is None:
+            return [int(s) for s in rng.integers(0, MAX_SEED, n, endpoint=True)]
+        best: list[int] = [0] * n
+        best_score = [-np.inf] * n
+        todo = list(range(n))
+        for _ in range(CRITIC_TRIES):
+            drawn = [int(s) for s in rng.integers(0, MAX_SEED, len(todo), endpoint=True)]
+            scores = self.critic.score(self.latent(drawn)).tolist()
+            for i, seed, score in zip(todo, drawn, scores, strict=True):
+                if score > best_score[i]:
+                    best[i], best_score[i] = seed, score
+            todo = [i for i, score in zip(todo, scores, strict=True) if score < self.critic.threshold]
+            if not todo:
+                break
+        return best
 
     def edit(self, z: torch.Tensor, edits: Edits | None = None, truncation: float = 1.0) -> torch.Tensor:
         """The latents decode draws: truncated (in W, towards w_avg, for a style-based generator;

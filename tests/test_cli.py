@@ -7,6 +7,7 @@ import subprocess
 import sys
 import tomllib
 
+import numpy as np
 from PIL import GifImagePlugin, Image
 
 from tests.conftest import ROOT
@@ -43,6 +44,19 @@ def test_grid_png(tmp_path):
     r = gan("grid", "--seeds", "0-3", "--size", "64", "-o", str(out))
     assert r.returncode == 0, r.stderr
     assert Image.open(out).size == (2 * 66 + 2, 2 * 66 + 2)
+
+
+def test_grid_of_random_faces_prints_the_seeds_the_critic_picked(tmp_path, faces):
+    out = tmp_path / "grid.png"
+    r = gan("grid", "--random", "4", "--rng", "7", "--size", "64", "-o", str(out))
+    assert r.returncode == 0, r.stderr
+    seeds = [int(s) for s in r.stdout.splitlines()[0].removeprefix("seeds: ").split(",")]
+    assert seeds == faces.random_seeds(4, np.random.default_rng(7))
+    assert Image.open(out).size == (2 * 66 + 2, 2 * 66 + 2)
+    for bad in (["--random", "0"], ["--random", "4", "--rng", "-1"], ["--random", "2", "--seeds", "1-2"]):
+        r = gan("grid", *bad, "-o", str(tmp_path / "bad.png"))
+        assert r.returncode == 2 and "Traceback" not in r.stderr, bad
+    assert not (tmp_path / "bad.png").exists()
 
 
 def test_bad_input_is_one_clear_line(tmp_path):

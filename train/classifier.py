@@ -101,7 +101,7 @@ def predict_faces(
     )
 
 
-def _augment(x: torch.Tensor) -> torch.Tensor:
+def flip_and_shift(x: torch.Tensor) -> torch.Tensor:
     """Flips and +-4 px shifts: cheap, label-preserving for every CelebA attribute."""
     flip = torch.rand(x.shape[0], 1, 1, 1, device=x.device) < 0.5
     x = torch.where(flip, x.flip(3), x)
@@ -125,7 +125,7 @@ def train(args: argparse.Namespace) -> None:
     for step in range(steps):
         idx = torch.randint(0, len(tr), (args.batch,), device=device)
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=cuda):
-            loss = F.binary_cross_entropy_with_logits(model(_augment(to_unit(x[idx]))).float(), y[idx])
+            loss = F.binary_cross_entropy_with_logits(model(flip_and_shift(to_unit(x[idx]))).float(), y[idx])
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
