@@ -3,6 +3,8 @@
     python bench/generate.py [--device cpu] [--repeats 20]
 
 One `/face` worth of work = render one face + upscale to 256 px + JPEG encode, as the bot does.
+A random face adds picking its seed (Faces.random_seeds: the critic reads latents, the generator
+draws nothing more); both are printed at batch 32.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import tempfile
 import time
 from pathlib import Path
 
+import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -57,6 +60,15 @@ def main() -> None:
         times = timed(lambda seeds=seeds: faces.render(seeds), max(3, args.repeats * 16 // batch))
         med = statistics.median(times)
         print(f"batch {batch:>3}: {batch / med:8.0f} img/s   (median {med * 1000:.1f} ms per batch)")
+    rng = np.random.default_rng(0)
+    explicit = statistics.median(timed(lambda: faces.render(list(range(32))), args.repeats))
+    random = statistics.median(timed(lambda: faces.render(faces.random_seeds(32, rng)), args.repeats))
+    pick = statistics.median(timed(lambda: [faces.random_seeds(1, rng) for _ in range(32)], args.repeats))
+    print(
+        f"batch 32, explicit seeds: {explicit * 1000:.1f} ms; random seeds (critic {'on' if faces.critic else 'off'}): "
+        f"{random * 1000:.1f} ms; the bot's way, 32 picks of one seed: {pick * 1000:.2f} ms "
+        f"({pick / 32 * 1e6:.0f} us a face)"
+    )
     one = timed(lambda: faces.render([1]), args.repeats * 5)
     face = timed(lambda: face_file(upscale(faces.render([1]), FACE_PX)), args.repeats * 5)
     print(f"one face, render only: median {statistics.median(one) * 1000:.1f} ms")

@@ -16,7 +16,6 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
-import secrets
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -80,6 +79,7 @@ class FaceCog(commands.Cog):
         )
         self.shutdown_timeout = settings.shutdown_timeout_s
         self._encoder = ThreadPoolExecutor(max_workers=2, thread_name_prefix="encode")
+        self._rng = np.random.default_rng()  # seeded from the OS: random faces differ on every run
         self._in_flight: set[asyncio.Task] = set()  # requests being answered, awaited on shutdown
         self._commands = build_commands(self)
 
@@ -101,9 +101,10 @@ class FaceCog(commands.Cog):
             await asyncio.wait(others, timeout=ANSWER_GRACE_S)
         self._encoder.shutdown(wait=False, cancel_futures=True)
 
-    @staticmethod
-    def new_seed() -> int:
-        return secrets.randbelow(MAX_SEED + 1)
+    def new_seed(self) -> int:
+        """A seed for a face the user did not choose (/face without a seed, Reroll, Morph to new
+        face): one whose face the critic accepts, so the generator's failures are skipped."""
+        return self.faces.random_seeds(1, self._rng)[0]
 
     # --- requests ---------------------------------------------------------------------------
     async def draw_face(self, interaction: discord.Interaction, state: FaceState, notice: str = "") -> None:

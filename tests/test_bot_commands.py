@@ -14,6 +14,7 @@ from bot import Settings, create_bot
 from bot.render import FACE_PX, jpeg
 from gan import Faces
 from gan.attributes import AttributeSet
+from gan.critic import LatentCritic
 from gan.imaging import grid, jpeg_bytes, upscale
 
 pytestmark = pytest.mark.simcord(shard_count=1)
@@ -37,7 +38,9 @@ def settings() -> dict:
 
 @pytest.fixture
 def simcord_bot(faces, settings):
-    return create_bot(Settings(**settings), FailingFaces(faces.generator, faces.meta, faces.sliders))
+    return create_bot(
+        Settings(**settings), FailingFaces(faces.generator, faces.meta, faces.sliders, critic=faces.critic)
+    )
 
 
 @pytest.fixture
@@ -190,6 +193,46 @@ async def test_buttons_survive_a_restart(world, faces):
     assert "**Seed** 5" in details.response.content
     reroll = await alice.click(face, label="Reroll")
     assert reroll.response.attachments
+
+
+def first_coordinate_critic(nz: int) -> LatentCritic:
+    """A critic that accepts a latent only when its first coordinate is positive: half the seeds, so a
+    bot that ignored it would draw a rejected one within a few random faces (all six pass by chance
+    once in 64 runs), while it finds an accepted seed within CRITIC_TRIES for all but 1 in 65,536."""
+    critic = LatentCritic(nz, hidden=1)
+    with torch.no_grad():
+        for layer in critic.net[::2]:
+            layer.weight.zero_(), layer.bias.zero_()
+        critic.net[0].weight[0, 0] = 1.0
+        critic.net[2].weight.fill_(1.0)
+        critic.net[4].weight.fill_(1.0)
+    critic.threshold = 0.0  # silu(silu(z0)) >= 0 exactly when z0 >= 0
+    return critic.eval()
+
+
+def accepted(faces: Faces, critic: LatentCritic, seed: int) -> bool:
+    return bool(critic.accepts(faces.latent([seed])).item())
+
+
+async def test_the_bot_picks_random_faces_the_critic_accepts(world, faces):
+    env, channel, alice, _ = world
+    critic = first_coordinate_critic(faces.nz)
+    await env.restart_bot(
+        create_bot(Settings(batch_window_ms=0), Faces(faces.generator, faces.meta, faces.sliders, critic=critic))
+    )
+    for _ in range(4):
+        msg = (await alice.slash(channel, "face")).response
+        seed = int(msg.content.removeprefix("seed "))
+        assert accepted(faces, critic, seed), f"/face without a seed drew seed {seed}, which the critic rejects"
+        assert psnr(pixels(await picture(msg)), upscale(faces.render([seed])[0], FACE_PX)) > 40
+    reroll = (await alice.click(msg, label="Reroll")).response
+    assert accepted(faces, critic, int(reroll.content.removeprefix("seed ")))
+    morph = (await alice.click(msg, label="Morph to new face")).response
+    assert accepted(faces, critic, int(morph.content.split("→ seed ")[1].split()[0]))
+    rejected = next(s for s in range(100) if not accepted(faces, critic, s))
+    asked = (await alice.slash(channel, "face", seed=rejected)).response
+    assert asked.content == f"seed {rejected}", "an explicit seed is drawn as asked, rejected or not"
+    assert psnr(pixels(await picture(asked)), upscale(faces.render([rejected])[0], FACE_PX)) > 40
 
 
 async def test_failing_render_is_reported_and_the_bot_goes_on(world):
