@@ -173,13 +173,18 @@ def attribute_neutral(score: torch.Tensor, probs: torch.Tensor) -> torch.Tensor:
     return (score.double() - (x @ beta)[:, 0]).float()
 
 
+def standardised(x: torch.Tensor) -> torch.Tensor:
+    """Mean 0, standard deviation 1 (a constant stays 0)."""
+    return (x - x.mean()) / x.std().clamp_min(1e-8)
+
+
 def distil(z: torch.Tensor, target: torch.Tensor, drop: float, epochs: int = 15, seed: int = 0) -> LatentCritic:
     """A LatentCritic that regresses the standardised target from z, its threshold at the `drop` quantile
     of its own scores on the fitting latents. Few epochs: longer fits overfit the noisy per-face target."""
     if not torch.isfinite(target).all():
         raise TrainError("the critic's target is not finite for every sample: is the generator drawing anything?")
     torch.manual_seed(seed)
-    y = (target - target.mean()) / target.std().clamp_min(1e-8)
+    y = standardised(target)
     critic = LatentCritic(z.shape[1], HIDDEN)
     _train(critic.net, z, y, epochs, F.mse_loss, weight_decay=1e-2)
     with torch.no_grad():  # the weights as the fp16 file will hold them, so the threshold fits what ships
