@@ -62,11 +62,11 @@ def main() -> None:
         print(f"batch {batch:>3}: {batch / med:8.0f} img/s   (median {med * 1000:.1f} ms per batch)")
     rng = np.random.default_rng(0)
     explicit = statistics.median(timed(lambda: faces.render(list(range(32))), args.repeats))
-    random = statistics.median(timed(lambda: faces.render(faces.random_seeds(32, rng)), args.repeats))
+    picked = statistics.median(timed(lambda: faces.render(faces.random_seeds(32, rng)), args.repeats))
     pick = statistics.median(timed(lambda: [faces.random_seeds(1, rng) for _ in range(32)], args.repeats))
     print(
         f"batch 32, explicit seeds: {explicit * 1000:.1f} ms; random seeds (critic {'on' if faces.critic else 'off'}): "
-        f"{random * 1000:.1f} ms; the bot's way, 32 picks of one seed: {pick * 1000:.2f} ms "
+        f"{picked * 1000:.1f} ms; the bot's way, 32 picks of one seed: {pick * 1000:.2f} ms "
         f"({pick / 32 * 1e6:.0f} us a face)"
     )
     one = timed(lambda: faces.render([1]), args.repeats * 5)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -40,25 +41,19 @@ def parse_seeds(text: str) -> list[int]:
     return [s for r in ranges for s in r]
 
 
-def grid_count(text: str) -> int:
-    """How many random faces: 1 .. MAX_GRID."""
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if not 1 <= value <= MAX_GRID:
-        raise argparse.ArgumentTypeError(f"give from 1 to {MAX_GRID} faces, got {text!r}")
-    return value
+def whole_number(what: str, lo: int, hi: int) -> Callable[[str], int]:
+    """An argparse type: a whole number from lo to hi, else one line naming `what` and the range."""
 
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            value = lo - 1
+        if not lo <= value <= hi:
+            raise argparse.ArgumentTypeError(f"{what} must be a whole number from {lo} to {hi}, got {text!r}")
+        return value
 
-def rng_seed(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = -1
-    if not 0 <= value <= MAX_SEED:
-        raise argparse.ArgumentTypeError(f"--rng must be a whole number from 0 to {MAX_SEED}, got {text!r}")
-    return value
+    return parse
 
 
 def frame_ms(text: str) -> int:
@@ -116,8 +111,15 @@ def build_parser() -> argparse.ArgumentParser:
     g = sub.add_parser("grid", help="many faces tiled into one PNG")
     which = g.add_mutually_exclusive_group(required=True)
     which.add_argument("--seeds", type=parse_seeds, help="e.g. 0-63")
-    which.add_argument("--random", type=grid_count, metavar="N", help="N random faces, as the bot picks them")
-    g.add_argument("--rng", type=rng_seed, help="seed of the random pick (default: a new pick each run)")
+    which.add_argument(
+        "--random",
+        type=whole_number("--random", 1, MAX_GRID),
+        metavar="N",
+        help="N random faces, as the bot picks them",
+    )
+    g.add_argument(
+        "--rng", type=whole_number("--rng", 0, MAX_SEED), help="seed of the random pick (default: a new pick each run)"
+    )
     common(g)
     g.set_defaults(size=128)
     sub.add_parser("attributes", help="list the sliders")
@@ -159,14 +161,13 @@ def run(args: argparse.Namespace) -> str:
         seeds = args.seeds or faces.random_seeds(args.random, np.random.default_rng(args.rng))
         images = faces.render(seeds, args.truncation, edits)
         data = png_bytes(grid(upscale(images, args.size)))
-        if args.random:
-            print("seeds: " + ",".join(map(str, seeds)))
     try:
         args.output.parent.mkdir(parents=True, exist_ok=True)
         args.output.write_bytes(data)
     except OSError as e:
         raise ValueError(f"cannot write {args.output}: {e.strerror or e}") from None
-    return f"wrote {args.output} ({len(data) // 1024} KiB)"
+    picked = f"seeds: {','.join(map(str, seeds))}\n" if getattr(args, "random", None) else ""
+    return f"{picked}wrote {args.output} ({len(data) // 1024} KiB)"
 
 
 def main(argv: list[str] | None = None) -> int:
