@@ -100,6 +100,8 @@ class AttributeSet:
 
     def check(self, edits: Edits | None) -> dict[str, float | str]:
         """Validate edits; return them normalised (slider values as float). Raises ValueError."""
+        if edits is not None and not isinstance(edits, Mapping):
+            raise ValueError(f"edits must be a mapping of slider names to values, e.g. {{'smiling': 2}}; got {edits!r}")
         out: dict[str, float | str] = {}
         for name, value in (edits or {}).items():
             a = self[name]

@@ -53,6 +53,8 @@ def load_tensors(path: Path | str) -> tuple[dict[str, torch.Tensor], dict]:
         meta = json.loads(header[META_KEY])
     except json.JSONDecodeError as e:
         raise CheckpointError(path, f"metadata is not valid JSON: {e}") from None
+    if not isinstance(meta, dict):
+        raise CheckpointError(path, f"metadata must be a JSON object, got {type(meta).__name__}")
     return tensors, meta
 
 

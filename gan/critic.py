@@ -56,8 +56,6 @@ class LatentCritic(nn.Module):
     def load(cls, path: Path | str, nz: int) -> LatentCritic:
         """The critic in `path`, for latents of width nz; CheckpointError naming the file otherwise."""
         tensors, meta = load_tensors(path)
-        if not isinstance(meta, dict):
-            raise CheckpointError(path, "critic metadata must be a JSON object")
         hidden, threshold, width = meta.get("hidden"), meta.get("threshold"), meta.get("nz")
         if not (isinstance(hidden, int) and 1 <= hidden <= MAX_HIDDEN):
             raise CheckpointError(path, f"critic width must be an integer from 1 to {MAX_HIDDEN}, got {hidden!r}")

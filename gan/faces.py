@@ -149,6 +149,8 @@ class Faces:
     @torch.inference_mode()
     def decode(self, z: torch.Tensor, batch: int = 256) -> np.ndarray:
         """uint8 (N, 64, 64, 3) images of latents from `edit` (N, latent_dim)."""
+        if not isinstance(z, torch.Tensor):
+            raise ValueError(f"latents must be a torch.Tensor of shape (N, {self.latent_dim}), got {type(z).__name__}")
         if z.ndim != 2 or z.shape[1] != self.latent_dim:
             raise ValueError(f"latents must have shape (N, {self.latent_dim}), got {tuple(z.shape)}")
         if self._graphed is not None and len(z) <= self._graphed.max_batch:

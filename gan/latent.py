@@ -46,10 +46,10 @@ def latents(seeds: Iterable[int] | int, nz: int) -> torch.Tensor:
 
 
 def check_truncation(psi: float) -> float:
-    """Truncation is in (0, 1]: 1 = full variety, lower is tamer and cleaner; else ValueError."""
-    if not 0.0 < psi <= 1.0:
-        raise ValueError(f"truncation must be in (0, 1], got {psi!r}")
-    return psi
+    """Truncation is a number in (0, 1]: 1 = full variety, lower is tamer and cleaner; else ValueError."""
+    if isinstance(psi, (bool, np.bool_)) or not isinstance(psi, numbers.Real) or not 0.0 < psi <= 1.0:
+        raise ValueError(f"truncation must be a number in (0, 1], got {psi!r}")
+    return float(psi)
 
 
 def truncate(z: torch.Tensor, psi: float) -> torch.Tensor:

@@ -47,6 +47,8 @@ class GeneratorConfig:
 
 def config_from_dict(d: dict) -> GeneratorConfig | StyleConfig:
     """The config a checkpoint's metadata describes, checked (sizes bounded) before anything is built."""
+    if not isinstance(d, dict):
+        raise ValueError(f"the config must be a JSON object, got {type(d).__name__}")
     if d.get("arch", "dcgan") not in ARCHS:
         raise ValueError(f"unsupported generator architecture {d['arch']!r} (expected one of {ARCHS})")
     cls = StyleConfig if d.get("arch") == "style" else GeneratorConfig

@@ -121,3 +121,39 @@ def test_absurd_config_is_refused_before_any_allocation(tmp_path, field, value):
 def test_unknown_device_is_refused(tmp_path):
     with pytest.raises(ValueError, match="device must be cpu, cuda or cuda:N"):
         Faces.load(device="tpu")
+
+
+@pytest.mark.parametrize("config", [[1, 2], "dcgan", 7, None, True])
+def test_a_config_that_is_not_an_object_is_one_clear_error(tmp_path, config):
+    path = tmp_path / "g.safetensors"
+    save_tensors(path, small_generator().state_dict(), {"config": config})
+    with pytest.raises(CheckpointError, match="config must be a JSON object") as e:
+        Faces.load(path)
+    assert str(path) in str(e.value)
+
+
+def test_metadata_that_is_not_an_object_is_one_clear_error(tmp_path):
+    from safetensors.torch import save_file
+
+    from gan.checkpoint import META_KEY
+
+    path = tmp_path / "g.safetensors"
+    save_file({k: v.contiguous() for k, v in small_generator().state_dict().items()}, str(path), {META_KEY: "[1]"})
+    with pytest.raises(CheckpointError, match="metadata must be a JSON object"):
+        Faces.load(path)
+
+
+def test_cli_and_bot_start_say_one_line_for_a_list_config(tmp_path):
+    import subprocess
+    import sys
+
+    path = tmp_path / "g.safetensors"
+    save_tensors(path, small_generator().state_dict(), {"config": [{"nz": 100}]})
+    r = subprocess.run(
+        [sys.executable, "-m", "gan", "--weights", str(path), "face", "--seed", "1", "-o", str(tmp_path / "f.png")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert r.returncode == 2 and "Traceback" not in r.stderr and len(r.stderr.strip().splitlines()) == 1
+    assert "config must be a JSON object" in r.stderr

@@ -114,5 +114,5 @@ def test_critic_metadata_that_is_not_an_object_is_one_clear_error(tmp_path, face
     path = critic_file(tmp_path, faces)
     tensors, _ = load_tensors(path.parent / CRITIC_FILE)
     save_file(tensors, str(path.parent / CRITIC_FILE), metadata={META_KEY: "[1, 2]"})
-    with pytest.raises(CheckpointError, match="JSON object"):
+    with pytest.raises(CheckpointError, match="metadata must be a JSON object"):
         Faces.load(path)

@@ -131,3 +131,20 @@ def test_cuda_graphs_serve_several_threads(faces: Faces):
     with ThreadPoolExecutor(4) as pool:
         got = list(pool.map(graphed.render, seeds))
     assert all(np.array_equal(a, b) for a, b in zip(want, got, strict=True))
+
+
+@pytest.mark.parametrize(
+    "call, name",
+    [
+        (lambda f: f.render([1], truncation="0.5"), "truncation"),
+        (lambda f: f.render([1], truncation=None), "truncation"),
+        (lambda f: f.morph(1, 2, truncation=[0.5]), "truncation"),
+        (lambda f: f.render([1], edits="smiling"), "edits"),
+        (lambda f: f.path(1, 2, 4, edits=3), "edits"),
+        (lambda f: f.decode([[0.0] * 100]), "latents"),
+        (lambda f: f.morph(1, 2, frames="3"), "frames"),
+    ],
+)
+def test_public_arguments_of_the_wrong_type_name_themselves(faces: Faces, call, name):
+    with pytest.raises(ValueError, match=name):
+        call(faces)
