@@ -177,8 +177,13 @@ class FaceCog(commands.Cog):
 
     async def _acknowledge(self, interaction: discord.Interaction, ticket: Ticket) -> bool:
         """Answer a slow request within Discord's 3 s: its place in the queue, or else "thinking..."."""
-        pos = ticket.position()
-        note = f"⏳ You're #{pos} in the queue…" if pos else "🎨 Drawing…"
+        batch = ticket.batch()
+        if batch == 0:
+            note = "🎨 Drawing…"
+        elif batch == 1:
+            note = "⏳ Your picture is in the next batch…"
+        else:
+            note = f"⏳ Your picture is in batch #{batch} of the queue (about {ticket.expected_wait():.0f} s)…"
         if await best_effort("the queue note", interaction.response.send_message(note)):
             return True
         return await best_effort("deferring", interaction.response.defer(thinking=True))
@@ -213,6 +218,13 @@ class FaceCog(commands.Cog):
         if isinstance(original, (BadRequest, app_commands.TransformerError)):
             await tell(interaction, f"⚠️ {original}")
             return
+        if isinstance(original, app_commands.CommandSignatureMismatch):  # a forged or outdated client's payload
+            given = {o.get("name") for o in (interaction.data or {}).get("options", [])}
+            missing = [p.name for p in original.command.parameters if p.required and p.name not in given]
+            log.info("/%s without %s", original.command.name, missing or "the options it declares")
+            what = ", ".join(missing) or "the options it needs"
+            await tell(interaction, f"⚠️ This /{original.command.name} came without {what}. Please type it again.")
+            return
         log.error("command error: %s", error, exc_info=error)
         await tell(interaction, f"⚠️ {FAILED}")
 
@@ -221,9 +233,15 @@ class FaceCog(commands.Cog):
         """A button no face-button class will pick up (a forged or retired custom_id) still gets an answer."""
         if interaction.type is discord.InteractionType.component:
             custom_id = (interaction.data or {}).get("custom_id", "")
-            if not known(custom_id):
+            if not known(custom_id) or not _on_message(interaction.message, custom_id):
                 log.info("unknown button %r", custom_id)
                 await tell(interaction, f"⚠️ {UNKNOWN_BUTTON}")
+
+
+def _on_message(message: discord.Message | None, custom_id: str) -> bool:
+    """Whether the pressed button is on its message: discord.py runs a button class only then."""
+    rows = message.components if message is not None else []
+    return any(getattr(c, "custom_id", None) == custom_id for row in rows for c in getattr(row, "children", [row]))
 
 
 def _caption(text: str, notice: str) -> str:

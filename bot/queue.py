@@ -68,8 +68,12 @@ class Ticket:
     since: float = 0.0  # when it was queued (event loop time)
 
     def position(self) -> int:
-        """1 for the next batch, 2 for the one after...; 0 while being drawn or done."""
+        """Its place among the waiting requests: 1 for the first; 0 while being drawn or done."""
         return self.queue.position(self)
+
+    def batch(self) -> int:
+        """Which batch from now should draw it: 1 for the next, 2 for the one after; 0 while being drawn or done."""
+        return self.queue.batch(self)
 
     def expected_wait(self) -> float:
         return self.queue.expected_wait(self)
@@ -114,6 +118,14 @@ class InferenceQueue:
 
     def position(self, ticket: Ticket) -> int:
         return max(0, ticket.line_end[0] - self._taken[0])
+
+    def batch(self, ticket: Ticket) -> int:
+        if self.position(ticket) == 0:
+            return 0
+        if not self.batching:
+            return self.position(ticket)
+        ahead = ticket.line_end[1] - len(ticket.z) - self._taken[1]  # latents queued before it, not yet taken
+        return 1 + ahead // self.max_batch
 
     def expected_wait(self, ticket: Ticket) -> float:
         """Seconds until this ticket is likely drawn, from the recent speed of the backend

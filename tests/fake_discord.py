@@ -24,7 +24,7 @@ from bot.settings import ENV_NAMES
 from tests.conftest import ROOT
 
 APP_ID = "100000000000000001"
-QUEUE_NOTES = ("⏳ You're #", "🎨 Drawing")  # the bot's progress notes: not an answer
+QUEUE_NOTES = ("⏳ Your picture is in", "🎨 Drawing")  # the bot's progress notes: not an answer
 BOT_USER = {
     "id": APP_ID,
     "username": "expressions",
@@ -325,11 +325,14 @@ class FakeDiscord:
         }
         return await self._interaction(2, data, user_id, shard)
 
-    async def click(self, message: dict, custom_id: str, user_id: str = "400000000000000001") -> str:
+    async def click(
+        self, message: dict, custom_id: str, user_id: str = "400000000000000001", on_message: bool = True
+    ) -> str:
         """Deliver a button press on a message the bot posted (custom_id need not be one of its
-        buttons: a forged press); returns its token."""
+        buttons: a forged press, shown on the message unless `on_message` is False); returns its token."""
         data = {"custom_id": custom_id, "component_type": 2}
-        if not any(c.get("custom_id") == custom_id for row in message["components"] for c in row["components"]):
+        listed = any(c.get("custom_id") == custom_id for row in message["components"] for c in row["components"])
+        if on_message and not listed:
             row = {"type": 1, "components": [{"type": 2, "style": 2, "label": "forged", "custom_id": custom_id}]}
             message = {**message, "components": [*message["components"], row]}
         return await self._interaction(3, data, user_id, message=message)

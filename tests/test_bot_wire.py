@@ -193,6 +193,8 @@ async def test_a_hung_generator_call_times_out_alone_and_sigint_still_ends_the_b
         ("face", {"seed": 2**40}, "seed must be a whole number"),
         ("face", {"seed": 1, "smiling": 99.0}, "smiling must be from -3 to 3"),
         ("face", {"seed": 1, "glasses": "maybe"}, "glasses is a toggle"),
+        ("morph", {"seed_a": 1}, "This /morph came without seed_b"),
+        ("morph", {"seed_b": 1}, "This /morph came without seed_a"),
     ],
 )
 async def test_forged_payloads_get_a_clear_answer_and_draw_nothing(command, options, message):
@@ -204,6 +206,7 @@ async def test_forged_payloads_get_a_clear_answer_and_draw_nothing(command, opti
         assert reply.path.endswith("/callback") and message in reply.content, reply.content
         assert reply.json["data"]["flags"] & 64, "ephemeral"
         assert time.monotonic() - start < 3 and not any(r.files for r in discord.requests)
+    assert "ERROR" not in discord.log, "a bad option is the user's mistake, not the bot's"
 
 
 async def test_malformed_and_unknown_buttons_get_an_answer():
@@ -225,6 +228,16 @@ async def test_malformed_and_unknown_buttons_get_an_answer():
             token = await discord.click(message, custom_id)
             reply = await answered(discord, token)
             assert expected in reply.content and reply.json["data"]["flags"] & 64, (custom_id, reply.content)
+
+
+async def test_a_press_on_a_button_that_is_not_on_the_message_is_answered():
+    async with running_bot() as (discord, _):
+        await answered(discord, await discord.slash("face", {"seed": 3}))
+        message = next(m for m in discord.messages.values() if m["content"] == "seed 3")
+        other = message["components"][0]["components"][0]["custom_id"].replace("xp:reroll:3.", "xp:reroll:4.")
+        reply = await answered(discord, await discord.click(message, other, on_message=False))
+        assert "older version" in reply.content and reply.json["data"]["flags"] & 64, reply.content
+        assert sum(1 for r in discord.requests if r.files) == 1, "only the first face was drawn"
 
 
 async def test_every_button_over_the_wire():

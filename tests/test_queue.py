@@ -223,3 +223,14 @@ async def test_expected_wait_grows_down_the_line(faces):
     assert [t.position() for t in tickets[:3]] == [1, 2, 3]
     await asyncio.gather(*(t.future for t in tickets))
     assert tickets[-1].expected_wait() == 0 and tickets[-1].position() == 0
+
+
+async def test_requests_drawn_together_share_their_batch_number(faces):
+    q = make_queue(faces, window_ms=0, max_batch=4, per_user=1, max_depth=100)
+    tickets = [q.submit(faces.latent([s]), user_id=s) for s in range(10)]
+    assert [t.batch() for t in tickets] == [1, 1, 1, 1, 2, 2, 2, 2, 3, 3]
+    assert [t.position() for t in tickets[:3]] == [1, 2, 3], "the place among requests stays as it was"
+    await asyncio.gather(*(t.future for t in tickets))
+    assert tickets[-1].batch() == 0
+    unbatched = make_queue(faces, window_ms=0, max_batch=4, per_user=1, max_depth=100, batching=False)
+    assert [unbatched.submit(faces.latent([s]), user_id=s).batch() for s in range(3)] == [1, 2, 3]
