@@ -15,16 +15,24 @@ import discord
 log = logging.getLogger(__name__)
 FAILED = "Sorry, something went wrong while drawing that. Please try again."
 UNDELIVERED = "⚠️ I drew it, but Discord would not take the message. Please try again in a moment."
+REFUSED = "⚠️ Discord would not take my answer to that. Please try again in a moment."
 
 
 async def tell(interaction: discord.Interaction, text: str, *, ephemeral: bool = True) -> bool:
-    """Say `text`: as the response if none was sent yet, else as a follow-up; False if both failed."""
-    try:
-        if not interaction.response.is_done():
+    """Say `text`: as the response if none was sent yet, else as a follow-up; False if it could not.
+    Discord takes no follow-up before a first response, so a refused response is followed by a short
+    note as the response instead (False either way: the text itself was not said)."""
+    if not interaction.response.is_done():
+        try:
             await interaction.response.send_message(text, ephemeral=ephemeral)
             return True
-    except discord.HTTPException as e:
-        log.warning("response failed (%s); trying a follow-up", e)
+        except discord.HTTPException as e:
+            log.warning("response refused (%s); answering with a short note instead", e)
+        try:
+            await interaction.response.send_message(REFUSED, ephemeral=ephemeral)
+        except discord.HTTPException as e:
+            log.error("could not answer interaction %s at all: %s", interaction.id, e)
+        return False
     try:
         await interaction.followup.send(text, ephemeral=ephemeral)
         return True

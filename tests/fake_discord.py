@@ -214,6 +214,9 @@ class FakeDiscord:
                 }
             )
         if m in ("POST", "PATCH") and p.startswith(f"/webhooks/{APP_ID}/"):
+            if not self.acks(p.split("/")[3]):  # as Discord: no follow-up or edit before a first response
+                rec.status = 404
+                return _json({"message": "Unknown Webhook", "code": 10015}, status=404)
             return _json(self._message(rec))
         if m == "DELETE" and p.startswith(f"/webhooks/{APP_ID}/"):
             return web.Response(status=204)

@@ -230,6 +230,19 @@ async def test_malformed_and_unknown_buttons_get_an_answer():
             assert expected in reply.content and reply.json["data"]["flags"] & 64, (custom_id, reply.content)
 
 
+async def test_a_refused_text_reply_still_ends_in_a_message_the_user_sees():
+    async with running_bot() as (discord, _):
+        await answered(discord, await discord.slash("face", {"seed": 3}))
+        message = next(m for m in discord.messages.values() if m["content"] == "seed 3")
+        details = next(
+            c["custom_id"] for row in message["components"] for c in row["components"] if "details" in c["custom_id"]
+        )
+        discord.fail("POST", "/interactions/*/callback", status=400, times=1)
+        reply = await answered(discord, await discord.click(message, details))
+        assert reply.path.endswith("/callback") and "would not take my answer" in reply.content
+        assert reply.json["data"]["flags"] & 64, "ephemeral, like the answer it stands for"
+
+
 async def test_a_press_on_a_button_that_is_not_on_the_message_is_answered():
     async with running_bot() as (discord, _):
         await answered(discord, await discord.slash("face", {"seed": 3}))
