@@ -14,6 +14,7 @@ from gan import Faces
 from .backends import Backend, create_backend
 from .buttons import FACE_BUTTONS
 from .cog import FaceCog
+from .gateway import tolerate_bad_frames
 from .settings import Settings
 
 log = logging.getLogger("bot")
@@ -21,6 +22,7 @@ HTTP_CONNECTIONS = 16  # to each Discord host: a burst of answers takes turns on
 # Interactions come whatever the intents; the default ones would also send every shard every message,
 # reaction and typing event of every server the bot is in, to parse and throw away.
 INTENTS = discord.Intents(guilds=True)
+tolerate_bad_frames()
 
 
 class ExpressionsBot(commands.AutoShardedBot):

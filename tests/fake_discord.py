@@ -313,6 +313,10 @@ class FakeDiscord:
                 self.identified.set()
         return ws
 
+    async def send_raw(self, frame: str, shard: int = 0) -> None:
+        """Send one gateway frame exactly as given (for example one that is not JSON)."""
+        await self.shards[shard].send_str(frame)
+
     async def dispatch(self, event: str, data: dict, shard: int = 0) -> None:
         assert shard in self.shards, f"shard {shard} has not connected"
         await self.shards[shard].send_json({"op": 0, "t": event, "s": next(self._seq), "d": data}, dumps=_text)

@@ -243,6 +243,20 @@ async def test_a_refused_text_reply_still_ends_in_a_message_the_user_sees():
         assert reply.json["data"]["flags"] & 64, "ephemeral, like the answer it stands for"
 
 
+@pytest.mark.parametrize("frame", ["NaN", '{"op": 0, "t": "INTERACTION_CRE'])
+async def test_a_gateway_frame_that_is_not_json_costs_only_that_connection(frame):
+    async with running_bot() as (discord, proc):
+        first = discord.shards[0]
+        discord.identified.clear()
+        await discord.send_raw(frame)
+        await asyncio.wait_for(discord.identified.wait(), 30)  # the shard identified again
+        assert discord.shards[0] is not first and proc.returncode is None
+        await asyncio.sleep(0.5)  # READY handled
+        reply = await answered(discord, await discord.slash("face", {"seed": 2}))
+        assert reply.files
+    assert discord.log.count("not JSON") == 1 and "Traceback" not in discord.log
+
+
 async def test_a_press_on_a_button_that_is_not_on_the_message_is_answered():
     async with running_bot() as (discord, _):
         await answered(discord, await discord.slash("face", {"seed": 3}))
