@@ -84,12 +84,17 @@ def model_digest(faces: Faces) -> str:
     return h.hexdigest()[:12]
 
 
-def fitting_target(s: Samples, real: torch.Tensor) -> torch.Tensor:
-    """What the shipped critic learns: the face detector's confidence plus the log realism score against
-    the real features, each standardised and less what the 40 attributes explain (sunglasses, hats and
-    turned heads lower the detector's confidence, smiles the realism, and neither is a failure)."""
+def neutral_judges(s: Samples, real: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """The two judges' scores of the samples, each less what the 40 attributes explain (sunglasses, hats
+    and turned heads lower the detector's confidence, smiles the realism, and neither is a failure):
+    the face detector's confidence, and the log realism score against the real features."""
     detector = attribute_neutral(s.face, s.probs)
     real_like = attribute_neutral(realism(s.features, real).log(), s.probs)
+    return detector, real_like
+
+
+def fitting_target(detector: torch.Tensor, real_like: torch.Tensor) -> torch.Tensor:
+    """What the shipped critic learns: the two attribute-neutral judges, standardised and summed."""
     return standardised(detector) + standardised(real_like)
 
 
@@ -99,7 +104,7 @@ def fit(
     """The critic for this generator, fitted on the train split only."""
     real = predict(classifier, load_split(data, "train", limit=n_real).images, features=True)
     s = fitting_samples(faces, classifier, n_samples, cache)
-    return distil(s.z, fitting_target(s, real), drop)
+    return distil(s.z, fitting_target(*neutral_judges(s, real)), drop)
 
 
 # --- report -------------------------------------------------------------------------------------
@@ -183,12 +188,13 @@ def measure_critics(faces: Faces, classifier, args: argparse.Namespace) -> tuple
         "discriminator on features": lambda d: feature_d(d.samples.features),
         "discriminator on pixels": lambda d: pixel_d(d.images),
     }
+    detector, real_like = neutral_judges(fitting, real)
     fitted = {  # the same judges' scores of the fitting samples, to distil
-        "realism less attributes": attribute_neutral(realism(fitting.features, real).log(), fitting.probs),
+        "realism less attributes": real_like,
         "discriminator on features, less attributes": attribute_neutral(feature_d(fitting.features), fitting.probs),
         "face detector": fitting.face,
-        "face detector less attributes": attribute_neutral(fitting.face, fitting.probs),
-        SHIPPED_TARGET: fitting_target(fitting, real),
+        "face detector less attributes": detector,
+        SHIPPED_TARGET: fitting_target(detector, real_like),
     }
     latent = [(name, drop) for name in fitted for drop in (DROPS if name == SHIPPED_TARGET else (SHIPPED_DROP,))]
     critics = {(name, drop): distil(fitting.z, fitted[name], drop) for name, drop in latent}
