@@ -13,9 +13,9 @@ import torch
 from gan import Faces
 from tests.conftest import FAKE_IMAGES
 from tests.fake_celeba import write_celeba
+from train.celeba import main as celeba_main
 from train.classifier import load_classifier, predict
 from train.data import IMAGE_BYTES, BatchStream, hold_in_memory, load_split
-from train.data import main as data_main
 from train.errors import TrainError
 from train.evaluate import main as evaluate_main
 from train.gan import main as train_main
@@ -49,7 +49,7 @@ def test_prepare_from_the_zip_with_the_official_partition(tmp_path, celeba_downl
             zf.write(jpg, f"img_align_celeba/{jpg.name}")
     for name in ("list_attr_celeba.txt", "list_eval_partition.txt"):
         (src / name).write_bytes((folder / name).read_bytes())
-    assert data_main(["prepare", str(src), "--out", str(tmp_path / "pack"), "--holdout", "partition"]) == 0
+    assert celeba_main([str(src), "--out", str(tmp_path / "pack"), "--holdout", "partition"]) == 0
     assert "wrote" in capsys.readouterr().out
     holdout = load_split(tmp_path / "pack", "holdout")
     assert holdout.ids == [f"{k:06d}" for k in range(1, 61) if k % 10 == 9], "test partition (2) is the holdout"
@@ -62,7 +62,7 @@ def test_prepare_skips_and_counts_corrupt_images(tmp_path, faces: Faces, capsys)
     (images / "000003.jpg").write_bytes((images / "000003.jpg").read_bytes()[:500])  # truncated download
     (images / "000005.jpg").write_bytes(b"not a jpeg at all")
     (images / "README.txt").write_text("stray files are ignored")
-    assert data_main(["prepare", str(tmp_path / "dl"), "--out", str(tmp_path / "pack")]) == 0
+    assert celeba_main([str(tmp_path / "dl"), "--out", str(tmp_path / "pack")]) == 0
     out = capsys.readouterr().out
     assert "10 train and 1 holdout" in out and "skipped 2" in out
     assert "000003" not in load_split(tmp_path / "pack", "train").ids
@@ -82,7 +82,7 @@ def test_prepare_skips_and_counts_corrupt_images(tmp_path, faces: Faces, capsys)
 def test_prepare_bad_input_is_one_line_and_writes_nothing(tmp_path, faces: Faces, capsys, damage, message):
     src, out = tmp_path / "dl", tmp_path / "pack"
     write_celeba(src, faces, 3)
-    args = ["prepare", str(src), "--out", str(out)]
+    args = [str(src), "--out", str(out)]
     if damage == "no_labels_file":
         (src / "list_attr_celeba.txt").unlink()
     elif damage == "no_images":
@@ -99,7 +99,7 @@ def test_prepare_bad_input_is_one_line_and_writes_nothing(tmp_path, faces: Faces
     elif damage == "existing_pack":
         out.mkdir()
         (out / "train.zip").write_bytes(b"a pack someone made")
-    assert data_main(args) == 2
+    assert celeba_main(args) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("error: ") and message in err and len(err.splitlines()) == 1, err
     assert not (tmp_path / "pack.partial").exists()
@@ -110,7 +110,7 @@ def test_prepare_bad_input_is_one_line_and_writes_nothing(tmp_path, faces: Faces
 def test_a_missing_pack_is_one_clear_line(tmp_path, capsys):
     code = train_main(["--data", str(tmp_path / "nowhere"), "--out", str(tmp_path / "run"), "--max-steps", "1"])
     err = capsys.readouterr().err
-    assert code == 2 and "is not a face pack" in err and "python -m train.data prepare" in err
+    assert code == 2 and "is not a face pack" in err and "python -m train.celeba" in err
 
 
 def test_hold_in_memory_when_it_fits():

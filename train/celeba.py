@@ -1,6 +1,6 @@
 """Build a face pack from the official CelebA download.
 
-    python -m train.data prepare ~/celeba --out .data/celeba-full
+    python -m train.celeba ~/celeba --out .data/celeba-full
 
 SOURCE is the folder of the CelebA download: the aligned images as `img_align_celeba/` (a folder,
 possibly nested once, as some mirrors ship it) or `img_align_celeba.zip`, and the labels as
@@ -38,9 +38,8 @@ from tqdm import tqdm
 from gan.model import IMAGE_SIZE
 
 from .data import SPLITS
-from .errors import TrainError
+from .errors import TrainError, cli
 
-PREPARE_HELP = "build a pack from the official CelebA files (img_align_celeba + list_attr_celeba.txt)"
 ALIGNED_SIZE = (178, 218)  # every img_align_celeba image
 CROP_CENTER, CROP_SIDE = (89, 118), 148
 CROP_BOX = (
@@ -252,7 +251,7 @@ def prepare(
 
 
 def _readme(source: ImageSource, rule: str, report: Report) -> str:
-    return f"""# A face pack built by `python -m train.data prepare`
+    return f"""# A face pack built by `python -m train.celeba`
 
 From the aligned CelebA images ({source.origin}), each cropped to the {CROP_SIDE}x{CROP_SIDE} square centred at
 {CROP_CENTER} and resized to {IMAGE_SIZE}x{IMAGE_SIZE} with Lanczos, stored as WebP (quality {WEBP_QUALITY}),
@@ -272,19 +271,25 @@ any model trained on it inherit that condition.
 """
 
 
-def add_prepare_arguments(p: argparse.ArgumentParser) -> None:
+@cli
+def main(argv: list[str] | None = None) -> None:
+    p = argparse.ArgumentParser(
+        prog="python -m train.celeba", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     p.add_argument("source", type=Path, help="folder of the CelebA download")
     p.add_argument("--out", type=Path, required=True, help="the pack folder to write (e.g. .data/celeba-full)")
     p.add_argument("--holdout", default="every:12", help="every:N (default every:12, as celeba64) or partition")
     p.add_argument("--limit", type=int, help="only the first N images by CelebA number")
     p.add_argument("--workers", type=int, help="processes converting images (default: one per core)")
     p.add_argument("--overwrite", action="store_true", help="replace a pack already at --out")
-
-
-def prepare_from_args(args: argparse.Namespace) -> None:
+    args = p.parse_args(argv)
     if args.limit is not None and args.limit < 1:
         raise TrainError(f"--limit must be at least 1, got {args.limit}")
     if args.workers is not None and not 1 <= args.workers <= 256:
         raise TrainError(f"--workers must be from 1 to 256, got {args.workers}")
     report = prepare(args.source, args.out, args.holdout, args.limit, args.workers, args.overwrite)
     print(report.summary(args.out))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

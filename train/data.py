@@ -1,6 +1,6 @@
 """Reading a face pack: WebP faces inside zips, with their 40 CelebA attribute labels.
 
-A pack is the folder `python -m train.data prepare` writes (and `../shared/celeba64` is):
+A pack is the folder `python -m train.celeba` writes (and `../shared/celeba64` is):
 `train.zip` / `holdout.zip` of `NNNNNN.webp` (64x64, the CelebA file number) and
 `train_attributes.csv` / `holdout_attributes.csv` (`image_id` then the 40 attributes as 1 / -1).
 
@@ -12,7 +12,6 @@ Only `split="holdout"` reads the holdout, and only evaluation code asks for it.
 
 from __future__ import annotations
 
-import argparse
 import csv
 import io
 import os
@@ -29,7 +28,7 @@ from PIL import Image
 
 from gan.model import IMAGE_SIZE
 
-from .errors import TrainError, cli
+from .errors import TrainError
 
 SPLITS = ("train", "holdout")
 IMAGE_BYTES = 3 * IMAGE_SIZE * IMAGE_SIZE  # one uint8 face
@@ -52,7 +51,7 @@ def _pack_file(root: Path | str, name: str) -> Path:
     path = Path(root) / name
     if not path.is_file():
         raise TrainError(
-            f"{path} not found: {root} is not a face pack (build one from CelebA with `python -m train.data prepare`)"
+            f"{path} not found: {root} is not a face pack (build one from CelebA with `python -m train.celeba`)"
         )
     return path
 
@@ -207,26 +206,3 @@ class BatchStream:
         self._stop.set()
         self._feeder.join()
         self._pool.shutdown()
-
-
-# --- python -m train.data ------------------------------------------------------------------------
-@cli
-def main(argv: list[str] | None = None) -> None:
-    from . import celeba  # the pack builder: only this command needs it
-
-    p = argparse.ArgumentParser(prog="python -m train.data", description="Face packs for training.")
-    sub = p.add_subparsers(dest="command", required=True)
-    celeba.add_prepare_arguments(
-        sub.add_parser(
-            "prepare",
-            help=celeba.PREPARE_HELP,
-            description=celeba.__doc__,
-            formatter_class=argparse.RawDescriptionHelpFormatter,
-        )
-    )
-    args = p.parse_args(argv)
-    celeba.prepare_from_args(args)
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())
