@@ -1,5 +1,5 @@
-"""The bot object: a discord.py AutoShardedBot that loads FaceCog, registers the face buttons, and
-drains the inference queue before it disconnects."""
+"""The bot object: a discord.py AutoShardedBot that assembles the parts (the drawing service, the
+commands' cog, the face buttons) and drains the service before it disconnects."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from gan import Faces
 from .backends import Backend, create_backend
 from .buttons import FACE_BUTTONS
 from .cog import FaceCog
+from .drawing import DrawingService
 from .gateway import tolerate_bad_frames
 from .settings import Settings
 
@@ -37,11 +38,8 @@ class ExpressionsBot(commands.AutoShardedBot):
         self.settings = settings
         self.faces = faces
         self.backend = backend
+        self.drawing: DrawingService | None = None  # built in setup_hook, with the event loop running
         self._drained = False
-
-    @property
-    def face_cog(self) -> FaceCog:
-        return self.get_cog("FaceCog")  # type: ignore[return-value]
 
     async def login(self, token: str) -> None:
         # discord.py's default pool has no limit: 200 answers at once would open 200 connections
@@ -52,7 +50,8 @@ class ExpressionsBot(commands.AutoShardedBot):
         await super().login(token)
 
     async def setup_hook(self) -> None:
-        await self.add_cog(FaceCog(self, self.faces, self.backend, self.settings))
+        self.drawing = DrawingService(self.faces, self.backend, self.settings)
+        await self.add_cog(FaceCog(self, self.drawing))
         self.add_dynamic_items(*FACE_BUTTONS)
         if self.settings.dev_guild:
             guild = discord.Object(self.settings.dev_guild)
@@ -66,9 +65,9 @@ class ExpressionsBot(commands.AutoShardedBot):
         shutdown timeout, so a hung generator call cannot hold the process open."""
         if not self._drained:
             self._drained = True
-            if self.face_cog is not None:
+            if self.drawing is not None:
                 log.info("finishing the requests in flight before disconnecting")
-                await self.face_cog.drain()
+                await self.drawing.drain()
         await super().close()
 
 

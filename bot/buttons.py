@@ -1,28 +1,37 @@
-"""The buttons under every face: one DynamicItem class per action, as in discord.py's
+"""A posted face and the buttons under it: one DynamicItem class per action, as in discord.py's
 `examples/views/dynamic_counter.py`. Each custom_id carries the face's whole state and its
 requester (`xp:<action>:<state>:<owner>`), and the bot registers these classes in setup_hook, so
 buttons on old messages keep working after a restart or a slider refit (see bot/state.py).
 
 A custom_id that cannot be read still reaches its class (the templates accept anything between
 the colons) and is answered with a clear message in `interaction_check`; ids that match no
-template at all are answered by `FaceCog.on_interaction`.
+template at all are answered by `FaceCog.on_interaction`. Each button does its own work through
+the bot's `DrawingService` (bot/drawing.py); `post_face`, `post_variations` and `post_morph` are
+what the slash commands and the buttons both post.
 """
 
 from __future__ import annotations
 
 import logging
 import re
-from typing import TYPE_CHECKING, ClassVar
+from typing import ClassVar, Protocol
 
 import discord
 
 from gan import Faces
+from gan.faces import MORPH_FRAMES
 
+from . import render
+from .drawing import Drawing, DrawingService
 from .replies import FAILED, tell
 from .state import Decoded, FaceState, decode
 
-if TYPE_CHECKING:
-    from .cog import FaceCog
+
+class Drawer(Protocol):
+    """What the buttons need of the bot: its drawing service (None while it starts)."""
+
+    drawing: DrawingService | None
+
 
 log = logging.getLogger(__name__)
 PREFIX = "xp"
@@ -51,12 +60,12 @@ class FaceButton(discord.ui.DynamicItem[discord.ui.Button], template=_template("
 
     @classmethod
     async def from_custom_id(cls, interaction: discord.Interaction, item: discord.ui.Button, match: re.Match[str]):
-        cog = interaction.client.face_cog  # type: ignore[attr-defined]
+        service = _service(interaction)
         try:  # never raise here: discord.py would drop the interaction without a word
             owner = int(match["owner"]) if match["owner"].isdigit() else None
-            if owner is None or cog is None:
-                raise ValueError("no owner" if cog is not None else "the bot is starting")
-            return cls(item.custom_id, decode(match["state"], cog.faces), owner)
+            if owner is None or service is None:
+                raise ValueError("no owner" if service is not None else "the bot is starting")
+            return cls(item.custom_id, decode(match["state"], service.faces), owner)
         except (ValueError, IndexError) as e:
             log.info("unreadable button %r: %s", item.custom_id, e)
             return cls(item.custom_id, error=BROKEN)
@@ -69,42 +78,45 @@ class FaceButton(discord.ui.DynamicItem[discord.ui.Button], template=_template("
 
     async def callback(self, interaction: discord.Interaction) -> None:
         try:
-            await self.run(interaction, interaction.client.face_cog)  # type: ignore[attr-defined]
+            await self.run(interaction, _service(interaction))
         except Exception:  # noqa: BLE001 - logged; the user still gets an answer
             log.exception("button %s failed", self.custom_id)
             await tell(interaction, f"⚠️ {FAILED}")
 
-    async def run(self, interaction: discord.Interaction, cog: FaceCog) -> None:
+    async def run(self, interaction: discord.Interaction, service: DrawingService) -> None:
         raise NotImplementedError
 
 
 class RerollButton(FaceButton, template=_template("reroll")):
     ACTION, LABEL, EMOJI, STYLE = "reroll", "Reroll", "🎲", discord.ButtonStyle.primary
 
-    async def run(self, interaction: discord.Interaction, cog: FaceCog) -> None:
+    async def run(self, interaction: discord.Interaction, service: DrawingService) -> None:
         s = self.decoded.state
-        await cog.draw_face(interaction, FaceState(cog.new_seed(), s.truncation, s.edits), self.decoded.notice())
+        await post_face(
+            service, interaction, FaceState(service.new_seed(), s.truncation, s.edits), self.decoded.notice()
+        )
 
 
 class VariationsButton(FaceButton, template=_template("vary")):
     ACTION, LABEL, EMOJI = "vary", "Variations", "🔀"
 
-    async def run(self, interaction: discord.Interaction, cog: FaceCog) -> None:
-        await cog.draw_variations(interaction, self.decoded.state, self.decoded.notice())
+    async def run(self, interaction: discord.Interaction, service: DrawingService) -> None:
+        await post_variations(service, interaction, self.decoded.state, self.decoded.notice())
 
 
 class MorphButton(FaceButton, template=_template("morph")):
     ACTION, LABEL, EMOJI = "morph", "Morph to new face", "🌀"
 
-    async def run(self, interaction: discord.Interaction, cog: FaceCog) -> None:
-        await cog.draw_morph(interaction, self.decoded.state, cog.new_seed(), 16, self.decoded.notice())
+    async def run(self, interaction: discord.Interaction, service: DrawingService) -> None:
+        state, seed_b = self.decoded.state, service.new_seed()
+        await post_morph(service, interaction, state, seed_b, MORPH_FRAMES, self.decoded.notice())
 
 
 class DetailsButton(FaceButton, template=_template("details")):
     ACTION, LABEL, EMOJI = "details", "Details", "ℹ️"
 
-    async def run(self, interaction: discord.Interaction, cog: FaceCog) -> None:
-        await tell(interaction, cog.details_text(self.decoded, self.owner))
+    async def run(self, interaction: discord.Interaction, service: DrawingService) -> None:
+        await tell(interaction, details_text(service.faces, self.decoded, self.owner))
 
 
 class DeleteButton(FaceButton, template=_template("delete")):
@@ -118,7 +130,7 @@ class DeleteButton(FaceButton, template=_template("delete")):
             return False
         return True
 
-    async def run(self, interaction: discord.Interaction, cog: FaceCog) -> None:
+    async def run(self, interaction: discord.Interaction, service: DrawingService) -> None:
         await interaction.response.defer()
         try:
             await interaction.delete_original_response()
@@ -153,3 +165,80 @@ def _view(buttons: tuple[type[FaceButton], ...], state: FaceState, owner: int, f
 def known(custom_id: str) -> bool:
     """Whether one of the face buttons will pick this custom_id up."""
     return any(cls.__discord_ui_compiled_template__.fullmatch(custom_id) for cls in FACE_BUTTONS)
+
+
+def _service(interaction: discord.Interaction) -> DrawingService | None:
+    client: Drawer = interaction.client  # type: ignore[assignment]
+    return client.drawing
+
+
+# --- what gets posted -------------------------------------------------------------------------------
+async def post_face(
+    service: DrawingService, interaction: discord.Interaction, state: FaceState, notice: str = ""
+) -> None:
+    """A face with its five buttons."""
+    owner, faces = interaction.user.id, service.faces
+    drawing = Drawing(
+        lambda: render.face_latent(faces, state),
+        render.face_file,
+        _caption(state.caption(), notice),
+        lambda: face_view(state, owner, faces),
+    )
+    await service.draw(interaction, drawing)
+
+
+async def post_variations(
+    service: DrawingService, interaction: discord.Interaction, state: FaceState, notice: str = ""
+) -> None:
+    """A grid of faces near this one; its requester can delete it."""
+    owner, faces = interaction.user.id, service.faces
+    drawing = Drawing(
+        lambda: render.variation_latents(faces, state),
+        render.grid_file,
+        _caption(f"Variations of {state.caption()}", notice),
+        lambda: result_view(state, owner, faces),
+    )
+    await service.draw(interaction, drawing)
+
+
+async def post_morph(
+    service: DrawingService,
+    interaction: discord.Interaction,
+    state: FaceState,
+    seed_b: int,
+    frames: int,
+    notice: str = "",
+) -> None:
+    """A GIF of this face turning into seed_b's; its requester can delete it."""
+    owner, faces = interaction.user.id, service.faces
+    drawing = Drawing(
+        lambda: render.morph_latents(faces, state, seed_b, frames),
+        render.gif_file,
+        _caption(f"{state.caption()} → seed {seed_b} · {frames} frames", notice),
+        lambda: result_view(state, owner, faces),
+        quick=False,
+    )
+    await service.draw(interaction, drawing)
+
+
+def details_text(faces: Faces, decoded: Decoded, owner: int) -> str:
+    """What Details shows: every setting of the face, and the command that draws it again."""
+    state = decoded.state
+    lines = [f"**Seed** {state.seed}", f"**Truncation** {state.truncation:g}", f"**Requested by** <@{owner}>"]
+    for name in faces.attributes:
+        value = state.edits.get(name)
+        lines.append(f"**{name}** {'-' if value is None else _value(value)}")
+    options = [f"seed:{state.seed}"] + ([f"truncation:{state.truncation:g}"] if state.truncation != 1.0 else [])
+    options += [f"{k}:{_value(v)}" for k, v in state.edits.items()]
+    lines.append(f"Recreate it: `/face {' '.join(options)}`")
+    if decoded.notice():
+        lines.append(decoded.notice())
+    return "\n".join(lines)
+
+
+def _caption(text: str, notice: str) -> str:
+    return f"{text}\n{notice}" if notice else text
+
+
+def _value(v: float | str) -> str:
+    return f"{v:+g}" if isinstance(v, float) else v

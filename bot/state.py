@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 
 from gan import Faces
 from gan.attributes import KEY, SLIDER_RANGE, describe
+from gan.faces import MORPH_FRAMES
 from gan.latent import MAX_SEED, check_seed
 
 STEP = 0.1
@@ -56,9 +57,10 @@ def check_truncation(value: float | None) -> float:
     return round(float(value), 2)
 
 
-def check_frames(value: int | None, default: int = 16) -> int:
+def check_frames(value: int | None) -> int:
+    """None -> the default morph length; otherwise checked."""
     if value is None:
-        return default
+        return MORPH_FRAMES
     if isinstance(value, bool) or not isinstance(value, int) or not 2 <= value <= MAX_MORPH_FRAMES:
         raise BadRequest(f"frames must be a whole number from 2 to {MAX_MORPH_FRAMES}, got {value!r}")
     return value

@@ -23,6 +23,7 @@ GENERATOR_FILE = "generator.safetensors"
 ATTRIBUTES_FILE = "attributes.safetensors"
 CRITIC_FILE = "critic.safetensors"
 MAX_FRAMES = 256
+MORPH_FRAMES = 16  # a morph's length when none is asked for
 MAX_RANDOM_SEEDS = 4096  # of one random_seeds call
 CRITIC_TRIES = 16  # candidates per random seed before the best of them is taken anyway
 PRECISIONS = {"fp32": torch.float32, "bf16": torch.bfloat16}
@@ -163,14 +164,14 @@ class Faces:
         return self.decode(self.edit(self.latent(seeds), edits, truncation))
 
     def morph(
-        self, seed_a: int, seed_b: int, frames: int = 16, truncation: float = 1.0, edits: Edits | None = None
+        self, seed_a: int, seed_b: int, frames: int = MORPH_FRAMES, truncation: float = 1.0, edits: Edits | None = None
     ) -> np.ndarray:
         """uint8 (frames, 64, 64, 3): a to b along `path`; the first and last frames are exactly
         render(seed_a) and render(seed_b) with the same settings."""
         return self.decode(self.path(seed_a, seed_b, frames, truncation, edits))
 
     def path(
-        self, seed_a: int, seed_b: int, frames: int = 16, truncation: float = 1.0, edits: Edits | None = None
+        self, seed_a: int, seed_b: int, frames: int = MORPH_FRAMES, truncation: float = 1.0, edits: Edits | None = None
     ) -> torch.Tensor:
         """The latents of a morph, for decode: along the prior's great circle in z, or a straight
         line in W for a style-based generator; exact endpoints either way."""

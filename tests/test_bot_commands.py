@@ -248,7 +248,7 @@ async def test_failing_render_is_reported_and_the_bot_goes_on(world):
 async def test_full_queue_answers_at_once(world, faces):
     env, channel, alice, bob = world
     bot = env.bot
-    other = bot.face_cog.queue.submit(faces.latent([1]), user_id=999)  # someone else's request fills the queue
+    other = bot.drawing.queue.submit(faces.latent([1]), user_id=999)  # someone else's request fills the queue
     result = await alice.slash(channel, "face", seed=3)
     assert result.ephemeral and list(callbacks(env).values()) == [[4]] and "busy" in result.response.content
     await other.future
@@ -259,7 +259,7 @@ async def test_full_queue_answers_at_once(world, faces):
 async def test_per_user_cap(world, faces):
     env, channel, alice, bob = world
     bot = env.bot
-    bot.face_cog.queue.submit(faces.latent([1]), user_id=alice.id)
+    bot.drawing.queue.submit(faces.latent([1]), user_id=alice.id)
     refused = await alice.slash(channel, "face", seed=3)
     assert refused.ephemeral and "already have 1" in refused.response.content
     assert (await bob.slash(channel, "face", seed=3)).response.attachments, "other users are not capped"
