@@ -20,7 +20,8 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from train.data import load_split  # noqa: E402
-from train.gan import TrainConfig, Trainer  # noqa: E402
+from train.gan import Trainer  # noqa: E402
+from train.train_config import TrainConfig  # noqa: E402
 
 SETTINGS = [
     {"arch": "dcgan"},

@@ -14,9 +14,12 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Callable
 from typing import ClassVar, Protocol
 
 import discord
+import numpy as np
+import torch
 
 from gan import Faces
 from gan.faces import MORPH_FRAMES
@@ -177,28 +180,15 @@ async def post_face(
     service: DrawingService, interaction: discord.Interaction, state: FaceState, notice: str = ""
 ) -> None:
     """A face with its five buttons."""
-    owner, faces = interaction.user.id, service.faces
-    drawing = Drawing(
-        lambda: render.face_latent(faces, state),
-        render.face_file,
-        _caption(state.caption(), notice),
-        lambda: face_view(state, owner, faces),
-    )
-    await service.draw(interaction, drawing)
+    await _post(service, interaction, state, notice, render.face_latent, render.face_file, state.caption(), face_view)
 
 
 async def post_variations(
     service: DrawingService, interaction: discord.Interaction, state: FaceState, notice: str = ""
 ) -> None:
     """A grid of faces near this one; its requester can delete it."""
-    owner, faces = interaction.user.id, service.faces
-    drawing = Drawing(
-        lambda: render.variation_latents(faces, state),
-        render.grid_file,
-        _caption(f"Variations of {state.caption()}", notice),
-        lambda: result_view(state, owner, faces),
-    )
-    await service.draw(interaction, drawing)
+    caption = f"Variations of {state.caption()}"
+    await _post(service, interaction, state, notice, render.variation_latents, render.grid_file, caption, result_view)
 
 
 async def post_morph(
@@ -210,13 +200,32 @@ async def post_morph(
     notice: str = "",
 ) -> None:
     """A GIF of this face turning into seed_b's; its requester can delete it."""
+    caption = f"{state.caption()} → seed {seed_b} · {frames} frames"
+
+    def latents(faces: Faces, state: FaceState) -> torch.Tensor:
+        return render.morph_latents(faces, state, seed_b, frames)
+
+    await _post(service, interaction, state, notice, latents, render.gif_file, caption, result_view, quick=False)
+
+
+async def _post(
+    service: DrawingService,
+    interaction: discord.Interaction,
+    state: FaceState,
+    notice: str,
+    latents: Callable[[Faces, FaceState], torch.Tensor],
+    encode: Callable[[np.ndarray], discord.File],
+    caption: str,
+    view: Callable[[FaceState, int, Faces], discord.ui.View],
+    quick: bool = True,
+) -> None:
     owner, faces = interaction.user.id, service.faces
     drawing = Drawing(
-        lambda: render.morph_latents(faces, state, seed_b, frames),
-        render.gif_file,
-        _caption(f"{state.caption()} → seed {seed_b} · {frames} frames", notice),
-        lambda: result_view(state, owner, faces),
-        quick=False,
+        lambda: latents(faces, state),
+        encode,
+        f"{caption}\n{notice}" if notice else caption,
+        lambda: view(state, owner, faces),
+        quick,
     )
     await service.draw(interaction, drawing)
 
@@ -234,10 +243,6 @@ def details_text(faces: Faces, decoded: Decoded, owner: int) -> str:
     if decoded.notice():
         lines.append(decoded.notice())
     return "\n".join(lines)
-
-
-def _caption(text: str, notice: str) -> str:
-    return f"{text}\n{notice}" if notice else text
 
 
 def _value(v: float | str) -> str:

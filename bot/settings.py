@@ -16,28 +16,8 @@ import torch
 
 from gan.faces import PRECISIONS
 
-ENV_NAMES = {
-    "token": "DISCORD_TOKEN",
-    "device": "EXPRESSIONS_DEVICE",
-    "weights": "EXPRESSIONS_WEIGHTS",
-    "precision": "EXPRESSIONS_PRECISION",
-    "workers": "EXPRESSIONS_WORKERS",
-    "queue_depth": "EXPRESSIONS_QUEUE_DEPTH",
-    "batch_cap": "EXPRESSIONS_BATCH_CAP",
-    "batch_window_ms": "EXPRESSIONS_BATCH_WINDOW_MS",
-    "per_user": "EXPRESSIONS_PER_USER",
-    "batching": "EXPRESSIONS_BATCHING",
-    "draw_timeout_s": "EXPRESSIONS_DRAW_TIMEOUT_S",
-    "shutdown_timeout_s": "EXPRESSIONS_SHUTDOWN_TIMEOUT_S",
-    "backend": "EXPRESSIONS_BACKEND",
-    "ray_address": "EXPRESSIONS_RAY_ADDRESS",
-    "ray_replicas": "EXPRESSIONS_RAY_REPLICAS",
-    "ray_max_replicas": "EXPRESSIONS_RAY_MAX_REPLICAS",
-    "shard_count": "EXPRESSIONS_SHARD_COUNT",
-    "shard_ids": "EXPRESSIONS_SHARD_IDS",
-    "dev_guild": "EXPRESSIONS_DEV_GUILD",
-    "fake_discord_url": "EXPRESSIONS_FAKE_DISCORD_URL",
-}
+ENV_PREFIX = "EXPRESSIONS_"  # every setting's variable is this and its name in capitals ...
+TOKEN_ENV = "DISCORD_TOKEN"  # ... but the token's, which keeps the name every Discord host knows
 RANGES = {  # inclusive; a value outside is refused at start rather than breaking the bot later
     "workers": (1, 256),
     "queue_depth": (1, 10_000),
@@ -141,6 +121,14 @@ class Settings:
                 continue
             kwargs[f.name] = _parse(f.name, f.type, raw)
         return cls(**kwargs)
+
+
+def env_name(setting: str) -> str:
+    """The environment variable of a Settings field."""
+    return TOKEN_ENV if setting == "token" else ENV_PREFIX + setting.upper()
+
+
+ENV_NAMES = {f.name: env_name(f.name) for f in fields(Settings)}
 
 
 def _parse(name: str, kind: str, raw: str) -> object:

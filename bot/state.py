@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 
 from gan import Faces
 from gan.attributes import KEY, SLIDER_RANGE, describe
+from gan.checks import is_whole
 from gan.faces import MORPH_FRAMES
 from gan.latent import MAX_SEED, check_seed
 
@@ -61,7 +62,7 @@ def check_frames(value: int | None) -> int:
     """None -> the default morph length; otherwise checked."""
     if value is None:
         return MORPH_FRAMES
-    if isinstance(value, bool) or not isinstance(value, int) or not 2 <= value <= MAX_MORPH_FRAMES:
+    if not is_whole(value, 2, MAX_MORPH_FRAMES):
         raise BadRequest(f"frames must be a whole number from 2 to {MAX_MORPH_FRAMES}, got {value!r}")
     return value
 

@@ -17,6 +17,7 @@ import torch
 from torch import nn
 
 from .checkpoint import CheckpointError, load_tensors, save_tensors
+from .checks import is_whole
 
 MAX_HIDDEN = 4096  # a critic wider than this is not one this project fits: refuse the file
 
@@ -57,7 +58,7 @@ class LatentCritic(nn.Module):
         """The critic in `path`, for latents of width nz; CheckpointError naming the file otherwise."""
         tensors, meta = load_tensors(path)
         hidden, threshold, width = meta.get("hidden"), meta.get("threshold"), meta.get("nz")
-        if not (isinstance(hidden, int) and 1 <= hidden <= MAX_HIDDEN):
+        if not is_whole(hidden, 1, MAX_HIDDEN):
             raise CheckpointError(path, f"critic width must be an integer from 1 to {MAX_HIDDEN}, got {hidden!r}")
         if width != nz:
             raise CheckpointError(path, f"critic reads latents of width {width!r}, but the generator's are {nz}")

@@ -11,6 +11,7 @@ import torch
 
 from .attributes import AttributeSet, Edits
 from .checkpoint import load_generator
+from .checks import is_whole
 from .critic import LatentCritic
 from .graphs import GraphedDraw
 from .imaging import to_uint8
@@ -112,7 +113,7 @@ class Faces:
         """n seeds for random faces, the same ones for the same rng state: each is the first of up to
         CRITIC_TRIES seeds drawn from rng that the critic accepts (else the best-scored of them).
         Without a critic, n seeds straight from rng. Explicit seeds never pass through here."""
-        if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= MAX_RANDOM_SEEDS:
+        if not is_whole(n, 1, MAX_RANDOM_SEEDS):
             raise ValueError(f"n must be an integer from 1 to {MAX_RANDOM_SEEDS}, got {n!r}")
         if not isinstance(rng, np.random.Generator):
             raise ValueError(f"rng must be a numpy.random.Generator (numpy.random.default_rng()), got {rng!r}")
@@ -175,7 +176,7 @@ class Faces:
     ) -> torch.Tensor:
         """The latents of a morph, for decode: along the prior's great circle in z, or a straight
         line in W for a style-based generator; exact endpoints either way."""
-        if isinstance(frames, bool) or not isinstance(frames, int) or not 2 <= frames <= MAX_FRAMES:
+        if not is_whole(frames, 2, MAX_FRAMES):
             raise ValueError(f"frames must be an integer from 2 to {MAX_FRAMES}, got {frames!r}")
         ends = self.latent(check_seeds([seed_a, seed_b]))
         t = torch.linspace(0, 1, frames)

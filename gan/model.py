@@ -15,11 +15,10 @@ from dataclasses import asdict, dataclass
 import torch
 from torch import nn
 
+from .checks import check_limits
 from .style import StyleConfig, StyleGenerator
 
 IMAGE_SIZE = 64  # every generator draws 64x64 faces
-
-ARCHS = ("dcgan", "dcgan-refine", "style")  # every generator a checkpoint can name
 
 
 @dataclass(frozen=True)
@@ -30,19 +29,19 @@ class GeneratorConfig:
     ngf: int = 64
     arch: str = "dcgan"
 
-    ARCHS = ("dcgan", "dcgan-refine")
+    ARCHS = ("dcgan", "dcgan-refine")  # the style-based generator has its own config (gan/style.py)
     LIMITS = {"nz": (1, 1024), "ngf": (4, 256)}  # checked before a tensor is allocated
 
     def __post_init__(self) -> None:
-        for name, (lo, hi) in self.LIMITS.items():
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
-                raise ValueError(f"{name} must be an integer from {lo} to {hi}, got {value!r}")
+        check_limits(self, self.LIMITS)
         if self.arch not in self.ARCHS:
             raise ValueError(f"unsupported generator architecture {self.arch!r} (expected one of {self.ARCHS})")
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+
+ARCHS = (*GeneratorConfig.ARCHS, StyleConfig.arch)  # every generator a checkpoint can name
 
 
 def config_from_dict(d: dict) -> GeneratorConfig | StyleConfig:

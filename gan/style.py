@@ -18,6 +18,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .checks import check_limits
+
 RESOLUTIONS = (4, 8, 16, 32, 64)  # up to 64 px, the size of every generator's faces
 
 
@@ -34,10 +36,7 @@ class StyleConfig:
     LIMITS = {"nz": (1, 1024), "w_dim": (16, 1024), "mapping_layers": (1, 8), "channels": (8, 512)}
 
     def __post_init__(self) -> None:
-        for name, (lo, hi) in self.LIMITS.items():
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
-                raise ValueError(f"{name} must be an integer from {lo} to {hi}, got {value!r}")
+        check_limits(self, self.LIMITS)
         if self.arch != "style":
             raise ValueError(f"a StyleConfig is for arch 'style', got {self.arch!r}")
 

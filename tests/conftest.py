@@ -13,15 +13,36 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 from gan import Faces
+from gan.attributes import Attribute, AttributeSet
+from gan.checkpoint import save_generator
+from gan.faces import GENERATOR_FILE
+from gan.model import Generator, GeneratorConfig
+from gan.style import StyleConfig, StyleGenerator
 from tests.fake_celeba import write_celeba
 from train.celeba import prepare
+from train.data import DEFAULT_PACK
 
 ROOT = Path(__file__).resolve().parent.parent
 REAL_PACK_ENV = "EXPRESSIONS_CELEBA64"
-DEFAULT_REAL_PACK = ROOT.parent / "shared" / "celeba64"
+DEFAULT_REAL_PACK = DEFAULT_PACK
 FAKE_IMAGES = 300  # 25 of them (numbers divisible by 12) go to the holdout
+
+
+def tiny_model(folder: Path, kind: str) -> Path:
+    """A folder holding a small untrained generator (kind "dcgan" or "style"), for fitting tests."""
+    torch.manual_seed(0)
+    g = Generator(GeneratorConfig(ngf=8)) if kind == "dcgan" else StyleGenerator(StyleConfig(w_dim=32, channels=16))
+    folder.mkdir()
+    save_generator(folder / GENERATOR_FILE, g.eval(), {"prior": "normal", "source": f"tiny {kind}"})
+    return folder
+
+
+def with_sliders(faces: Faces, attributes: list[Attribute]) -> Faces:
+    """The same model and critic with other sliders (a refit, a reorder, a retired slider)."""
+    return Faces(faces.generator, faces.meta, AttributeSet(attributes, faces.sliders.boundaries), critic=faces.critic)
 
 
 @pytest.fixture(scope="session")

@@ -13,9 +13,9 @@ from PIL import Image
 from bot import Settings, create_bot
 from bot.render import FACE_PX, jpeg
 from gan import Faces
-from gan.attributes import AttributeSet
 from gan.critic import LatentCritic
 from gan.imaging import grid, jpeg_bytes, upscale
+from tests.conftest import with_sliders
 
 pytestmark = pytest.mark.simcord(shard_count=1)
 
@@ -266,7 +266,7 @@ async def test_per_user_cap(world, faces):
 
 
 async def test_truncation_is_rounded_where_it_enters(world, faces):
-    """Defect 8: what is drawn is what the buttons store and what Details says to type."""
+    """What is drawn is what the buttons store and what Details says to type."""
     env, channel, alice, _ = world
     msg = (await alice.slash(channel, "face", seed=7, truncation=0.123)).response
     assert msg.content == "seed 7 · truncation 0.12"
@@ -281,12 +281,11 @@ async def test_truncation_is_rounded_where_it_enters(world, faces):
 
 
 def reordered(faces: Faces, keep=lambda a: True) -> Faces:
-    attributes = [a for a in reversed(list(faces.sliders)) if keep(a)]
-    return Faces(faces.generator, faces.meta, AttributeSet(attributes, faces.sliders.boundaries))
+    return with_sliders(faces, [a for a in reversed(list(faces.sliders)) if keep(a)])
 
 
 async def test_old_buttons_after_the_sliders_are_reordered(world, faces):
-    """Defect 4: a refit that reorders the sliders changes nothing for faces already posted."""
+    """A refit that reorders the sliders changes nothing for faces already posted."""
     env, channel, alice, _ = world
     face = (await alice.slash(channel, "face", seed=5, smiling=2.0, glasses="on")).response
     await env.restart_bot(create_bot(Settings(batch_window_ms=0), reordered(faces)))
@@ -308,7 +307,7 @@ async def test_old_buttons_when_sliders_are_gone(world, faces):
 
 
 async def test_variations_and_morphs_can_be_deleted_by_their_requester(world):
-    """Defect 10: every picture the bot posts can be removed by whoever asked for it."""
+    """Every picture the bot posts can be removed by whoever asked for it."""
     env, channel, alice, bob = world
     face = (await alice.slash(channel, "face", seed=9)).response
     for label in ("Variations", "Morph to new face"):
@@ -323,7 +322,7 @@ async def test_variations_and_morphs_can_be_deleted_by_their_requester(world):
 
 
 async def test_a_failed_response_still_ends_in_a_message(simcord_env):
-    """Defect 5: the picture's response fails (a 5xx): the user is still told something."""
+    """The picture's response fails (a 5xx): the user is still told something."""
     channel = simcord_env.create_guild().create_text_channel("faces")
     alice = channel.guild.add_member(simcord_env.create_user("alice"))
     face = (await alice.slash(channel, "face", seed=9)).response

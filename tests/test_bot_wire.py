@@ -113,7 +113,7 @@ async def test_a_slow_face_shows_the_queue_note_then_becomes_the_face():
 
 
 async def test_a_refused_queue_note_changes_nothing():
-    """Defect 6: the note is best effort: Discord refuses it, "thinking..." stands in, the face arrives."""
+    """The note is best effort: Discord refuses it, "thinking..." stands in, the face arrives."""
     async with running_bot() as (discord, _):
         discord.fail("POST", "/interactions/*/callback", status=400)
         token = await discord.slash("face", {"seed": SLOW_SEED})
@@ -132,7 +132,7 @@ async def test_a_refused_queue_note_changes_nothing():
     ],
 )
 async def test_a_refused_picture_still_ends_in_a_message(seed, method, path, status, times):
-    """Defect 5: Discord refuses the picture, as the response or as the edit of the queue note (a 400
+    """Discord refuses the picture, as the response or as the edit of the queue note (a 400
     once, or a 5xx through all five of discord.py's tries): the user is told so instead."""
     async with running_bot() as (discord, _):
         discord.fail(method, path, status=status, times=times)
@@ -142,7 +142,7 @@ async def test_a_refused_picture_still_ends_in_a_message(seed, method, path, sta
 
 
 async def test_sigterm_answers_every_morph_in_flight_then_exits_0():
-    """Defect 1: three 48-frame morphs in flight when the host stops the process."""
+    """Three 48-frame morphs in flight when the host stops the process."""
     async with running_bot() as (discord, proc):
         morphs = [{"seed_a": SLOW_SEED, "seed_b": i, "frames": 48} for i in range(3)]  # 1.6 s each to draw
         tokens = [await discord.slash("morph", options, USERS[i]) for i, options in enumerate(morphs)]
@@ -162,7 +162,7 @@ async def test_sigterm_answers_every_morph_in_flight_then_exits_0():
 
 
 async def test_a_hung_generator_call_times_out_alone_and_sigint_still_ends_the_bot():
-    """Defect 2: the hung request is told, the next user is answered, shutdown stays bounded."""
+    """The hung request is told, the next user is answered, shutdown stays bounded."""
     async with running_bot({"EXPRESSIONS_DRAW_TIMEOUT_S": "2", "EXPRESSIONS_SHUTDOWN_TIMEOUT_S": "3"}) as (
         discord,
         proc,
@@ -198,7 +198,7 @@ async def test_a_hung_generator_call_times_out_alone_and_sigint_still_ends_the_b
     ],
 )
 async def test_forged_payloads_get_a_clear_answer_and_draw_nothing(command, options, message):
-    """Defect 9 (and 8's truncation=0): Discord's option limits are checked again by the bot."""
+    """Discord's option limits are checked again by the bot."""
     async with running_bot() as (discord, _):
         start = time.monotonic()
         token = await discord.slash(command, options)
@@ -210,7 +210,7 @@ async def test_forged_payloads_get_a_clear_answer_and_draw_nothing(command, opti
 
 
 async def test_malformed_and_unknown_buttons_get_an_answer():
-    """Defect 9: a press on a button the bot cannot read is acknowledged with a clear message."""
+    """A press on a button the bot cannot read is acknowledged with a clear message."""
     async with running_bot() as (discord, _):
         face = await answered(discord, await discord.slash("face", {"seed": 3}))
         message = discord.messages[next(m for m in discord.messages if discord.messages[m]["content"] == "seed 3")]
@@ -274,7 +274,7 @@ async def test_every_button_over_the_wire():
         ids = {c["label"]: c["custom_id"] for row in message["components"] for c in row["components"]}
         assert list(ids) == ["Reroll", "Variations", "Morph to new face", "Details", "Delete"]
         details = (await answered(discord, await discord.click(message, ids["Details"], USERS[1]))).content
-        assert "**smiling** +0.4" in details, "defect 3: +0.4 survives the button"
+        assert "**smiling** +0.4" in details, "+0.4 survives the button"
         for label in ("Reroll", "Variations", "Morph to new face"):
             reply = await answered(discord, await discord.click(message, ids[label], USERS[0]))
             assert reply.files and reply.message["components"], label
@@ -285,7 +285,7 @@ async def test_every_button_over_the_wire():
 
 
 async def test_a_failed_delete_is_reported():
-    """Defect 5: Discord refuses the deletion: the requester is told."""
+    """Discord refuses the deletion: the requester is told."""
     async with running_bot() as (discord, _):
         await answered(discord, await discord.slash("face", {"seed": 4}))
         message = next(m for m in discord.messages.values() if m["content"] == "seed 4")

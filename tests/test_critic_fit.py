@@ -8,22 +8,12 @@ import pytest
 import torch
 
 from gan import Faces
-from gan.checkpoint import save_generator
 from gan.faces import CRITIC_FILE, GENERATOR_FILE
-from gan.model import Generator, GeneratorConfig
-from gan.style import StyleConfig, StyleGenerator
+from tests.conftest import tiny_model
 from train.critic import main as critic_main
 from train.face_scores import attribute_neutral, precision_recall, realism
 
 TINY = ["--samples", "300", "--real", "40", "--faces", "40", "--pixel-steps", "3"]
-
-
-def tiny_model(folder, kind: str):
-    torch.manual_seed(0)
-    g = Generator(GeneratorConfig(ngf=8)) if kind == "dcgan" else StyleGenerator(StyleConfig(w_dim=32, channels=16))
-    folder.mkdir()
-    save_generator(folder / GENERATOR_FILE, g.eval(), {"prior": "normal", "source": f"tiny {kind}"})
-    return folder
 
 
 @pytest.mark.parametrize("kind", ["dcgan", "style"])

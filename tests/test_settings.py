@@ -1,4 +1,4 @@
-"""Bot settings: every value checked at start, one line naming the variable (defect 7), no token in repr."""
+"""Bot settings: every value checked at start, one line naming the variable, no token in repr."""
 
 from __future__ import annotations
 

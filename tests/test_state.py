@@ -1,5 +1,5 @@
-"""Face state in a button's custom_id: exact round trips, no code collisions (defect 3), and old
-buttons that keep working after the sliders are reordered, refitted or removed (defect 4)."""
+"""Face state in a button's custom_id: exact round trips, no code collisions, and old
+buttons that keep working after the sliders are reordered, refitted or removed."""
 
 from __future__ import annotations
 
@@ -11,14 +11,10 @@ import pytest
 from bot.buttons import FACE_BUTTONS
 from bot.state import BadRequest, FaceState, decode
 from gan import Faces
-from gan.attributes import AttributeSet
 from gan.latent import MAX_SEED
+from tests.conftest import with_sliders
 
 STEPS = [round(v / 10, 1) for v in range(-30, 31)]
-
-
-def with_sliders(faces: Faces, attributes: list) -> Faces:
-    return Faces(faces.generator, faces.meta, AttributeSet(attributes, faces.sliders.boundaries))
 
 
 def test_every_value_of_every_slider_round_trips(faces: Faces):

@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 import json
+import shutil
+from pathlib import Path
 
 import numpy as np
+import pytest
 import torch
 
 from gan import Faces
 from gan.checkpoint import load_generator
 from train.augment import POLICIES, diff_augment
 from train.evaluate import frechet_distance
-from train.gan import TrainConfig, Trainer
+from train.gan import Trainer
 from train.gan import main as train_main
 from train.losses import discriminator_loss, generator_loss, r1_penalty
+from train.train_config import TrainConfig
 
 TINY = {"batch": 16, "ngf": 8, "ndf": 8, "limit": 256, "log_every": 2, "sample_every": 1000.0, "device": "cpu"}
 TINY_FLAGS = [f"--{k.replace('_', '-')}={v}" for k, v in TINY.items()]  # the same through the CLI
@@ -23,28 +27,51 @@ def tiny(data_root, out, **changes) -> TrainConfig:
     return TrainConfig(out=str(out), data=str(data_root), **{**TINY, **changes})
 
 
-def test_training_smoke_and_resume(data_root, tmp_path, capsys):
-    out = tmp_path / "run"
+@pytest.fixture(scope="module")
+def short_run(data_root, tmp_path_factory) -> Path:
+    """A run folder after a four-step training (tests copy it before they change it)."""
+    out = tmp_path_factory.mktemp("short") / "run"
     Trainer(tiny(data_root, out, max_steps=4)).run()
-    first = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
-    assert [r["step"] for r in first] == [2, 4]
-    assert all(np.isfinite([r["d_loss"], r["g_loss"]]).all() for r in first)
-    written = json.loads((out / "config.json").read_text())
+    return out
+
+
+def metrics(out: Path) -> list[dict]:
+    return [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+
+
+def test_a_run_logs_finite_losses_every_log_interval(short_run):
+    log = metrics(short_run)
+    assert [r["step"] for r in log] == [2, 4]
+    assert all(np.isfinite([r["d_loss"], r["g_loss"]]).all() for r in log)
+
+
+def test_the_run_folder_holds_its_whole_config_and_samples(data_root, short_run):
+    written = json.loads((short_run / "config.json").read_text())
     written = TrainConfig(**{**written, "snapshot_seconds": tuple(written["snapshot_seconds"])})
-    assert written == tiny(data_root, out, max_steps=4), "the run folder holds its whole config"
+    assert written == tiny(data_root, short_run, max_steps=4)
+    assert list((short_run / "samples").glob("*.png"))
+
+
+def test_resume_through_the_cli_continues_the_step_count(data_root, short_run, tmp_path):
+    out = Path(shutil.copytree(short_run, tmp_path / "run"))
     assert train_main(["--data", str(data_root), "--out", str(out), "--max-steps", "6", "--resume", *TINY_FLAGS]) == 0
-    steps = [json.loads(line)["step"] for line in (out / "metrics.jsonl").read_text().splitlines()]
-    assert steps == [2, 4, 6], "resume continues the step count (the CLI builds the same config)"
+    assert [r["step"] for r in metrics(out)] == [2, 4, 6], "the CLI builds the same config as the run's"
     assert torch.load(out / "checkpoint.pt", weights_only=False)["config"]["max_steps"] == 6
-    capsys.readouterr()
+    faces = Faces.load(out / "final.safetensors")
+    assert faces.meta["steps"] == 6 and faces.render([3]).shape == (1, 64, 64, 3)
+
+
+def test_resume_with_another_architecture_is_one_line_error(data_root, short_run, tmp_path, capsys):
+    out = Path(shutil.copytree(short_run, tmp_path / "run"))
     code = train_main(["--data", str(data_root), "--out", str(out), "--resume", "--arch", "dcgan-refine", *TINY_FLAGS])
     err = capsys.readouterr().err
     assert code == 2 and err.startswith("error: ") and err.strip().endswith("--arch dcgan: resume with the same")
     assert len(err.strip().splitlines()) == 1, "one line, no traceback"
-    faces = Faces.load(out / "final.safetensors")
-    assert faces.meta["steps"] == 6 and faces.render([3]).shape == (1, 64, 64, 3)
-    assert faces.meta["train_config"]["ngf"] == 8, "the export records the config it was trained with"
-    assert (out / "samples").is_dir() and list((out / "samples").glob("*.png"))
+
+
+def test_the_export_records_the_config_it_was_trained_with(short_run):
+    faces = Faces.load(short_run / "final.safetensors")
+    assert faces.meta["steps"] == 4 and faces.meta["train_config"]["ngf"] == 8
 
 
 def test_init_from_exported_generator_warms_up_the_discriminator(data_root, tmp_path):

@@ -21,7 +21,7 @@ from torch import nn
 
 from gan.checkpoint import CheckpointError, load_tensors, save_tensors
 
-from .data import load_split, to_unit
+from .data import DEFAULT_PACK, load_split, to_unit
 from .errors import cli
 
 DEFAULT_PATH = Path(__file__).parent / "weights" / "classifier.safetensors"
@@ -154,7 +154,7 @@ def train(args: argparse.Namespace) -> None:
 @cli
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description="Train the 40-attribute CelebA classifier.")
-    p.add_argument("--data", default="../shared/celeba64")
+    p.add_argument("--data", default=str(DEFAULT_PACK))
     p.add_argument("--out", default=str(DEFAULT_PATH))
     p.add_argument("--epochs", type=int, default=15)
     p.add_argument("--batch", type=int, default=256)

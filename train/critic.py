@@ -32,7 +32,7 @@ from gan.imaging import grid, png_bytes
 from gan.latent import MAX_SEED
 
 from .classifier import load_classifier, predict
-from .data import load_split
+from .data import DEFAULT_PACK, load_split
 from .errors import TrainError, cli
 from .face_scores import (
     K,
@@ -330,7 +330,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument(
         "--weights", type=Path, default=WEIGHTS_DIR, help="folder of the generator; the critic goes beside it"
     )
-    p.add_argument("--data", default="../shared/celeba64")
+    p.add_argument("--data", default=str(DEFAULT_PACK))
     p.add_argument("--samples", type=int, default=200_000, help="prior latents to fit on")
     p.add_argument("--real", type=int, default=None, help="training faces the realism score measures against (all)")
     p.add_argument("--drop", type=float, default=0.2, help="share of random faces to reject")

@@ -31,6 +31,7 @@ from gan.model import IMAGE_SIZE
 from .errors import TrainError
 
 SPLITS = ("train", "holdout")
+DEFAULT_PACK = Path(__file__).resolve().parent.parent.parent / "shared" / "celeba64"  # where CI keeps it
 IMAGE_BYTES = 3 * IMAGE_SIZE * IMAGE_SIZE  # one uint8 face
 MEMORY_SHARE = 0.5  # hold a split in memory only if it takes at most this share of what is free
 MEMORY_MODES = ("auto", "resident", "stream")

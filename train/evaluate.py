@@ -24,7 +24,7 @@ from gan.imaging import grid, png_bytes, to_uint8
 
 from .classifier import DEFAULT_PATH as CLASSIFIER_PATH
 from .classifier import AttributeClassifier, load_classifier, predict, predict_faces
-from .data import load_split
+from .data import DEFAULT_PACK, load_split
 from .errors import cli
 
 EVAL_SEED = 2024
@@ -107,7 +107,7 @@ def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description="Frechet distance of generators against the celeba64 holdout.")
     p.add_argument("checkpoints", nargs="*", help="generator safetensors files")
     p.add_argument("--reference", help="also score the reference DCGAN .pt file")
-    p.add_argument("--data", default="../shared/celeba64")
+    p.add_argument("--data", default=str(DEFAULT_PACK))
     p.add_argument("--classifier", default=str(CLASSIFIER_PATH))
     p.add_argument("--n", type=int, default=10000, help="generated faces per model")
     p.add_argument("--out", help="append one JSON line per model to this file")
