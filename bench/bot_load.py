@@ -1,7 +1,7 @@
 """Load test: N concurrent /face requests through the real bot process, with batching on and off.
 
     python bench/bot_load.py [--n 200] [--window-ms 10] [--batch-cap 32] [--backend local|ray] [--replicas 2]
-                             [--repeat 1] [--bursts 1] [--processes 1] [--no-unbatched] [--random]
+                             [--repeat 1] [--bursts 1] [--processes 1] [--no-unbatched] [--random] [--edited]
 
 The bot runs as `python -m bot` against the fake Discord of the tests (REST + gateway on
 127.0.0.1), on the GPU when torch sees one. All N interactions are delivered over the gateway at
@@ -9,7 +9,8 @@ once, each from its own user; latency is from delivery to the moment the follow-
 image arrives over HTTP. With `--processes P` the bot runs as P processes holding one gateway shard
 each (each with its own local backend, or all sharing the Ray one) and the requests are spread
 over the shards. With `--random` every /face comes without a seed, so the bot picks each one
-through the random-face critic, as for most users.
+through the random-face critic, as for most users. With `--edited` every /face carries EDITS
+(a slider and a toggle, through their per-face editors).
 
 Beside the bot's faces/s (B) it prints the generator's own faces/s at the bot's batch size on this
 machine (G, measured alone just before each run), so the figure holds whichever generator is
@@ -38,6 +39,7 @@ from pathlib import Path
 import torch
 
 ROOT = Path(__file__).resolve().parent.parent
+EDITS = {"smiling": 2.0, "glasses": "on"}  # --edited: what every /face asks for
 sys.path.insert(0, str(ROOT))
 from gan import Faces  # noqa: E402
 from tests.fake_discord import FakeDiscord, start_bot  # noqa: E402
@@ -78,6 +80,7 @@ async def run_once(
     bursts: int = 1,
     processes: int = 1,
     random: bool = False,
+    edited: bool = False,
 ) -> dict:
     sent: dict[str, float] = {}
     warm_tokens: set[str] = set()
@@ -138,7 +141,7 @@ async def run_once(
             for i in range(n):
                 t0 = time.perf_counter()
                 user = str(2 * 10**17 + i)
-                options = {} if random else {"seed": 1000 + burst * n + i}
+                options = ({} if random else {"seed": 1000 + burst * n + i}) | (EDITS if edited else {})
                 token = await discord.slash("face", options, user_id=user, shard=i % processes)
                 sent[token] = t0
             check()
@@ -192,6 +195,7 @@ def main() -> None:
     p.add_argument("--processes", type=int, default=1, help="bot processes, one gateway shard each")
     p.add_argument("--no-unbatched", action="store_true", help="skip the run with batching off")
     p.add_argument("--random", action="store_true", help="every /face without a seed: the bot picks it (the critic)")
+    p.add_argument("--edited", action="store_true", help=f"every /face with edits: {EDITS}")
     p.add_argument("--repeat", type=int, default=1, help="runs of each kind; the median is the figure to quote")
     p.add_argument(
         "--bursts", type=int, default=1, help="bursts of N per run, one after another, to the same bot process"
@@ -203,6 +207,7 @@ def main() -> None:
         f"{args.n} concurrent /face, {gpu}CPU ({os.cpu_count()} cores), backend {args.backend}, "
         f"window {args.window_ms} ms, cap {args.batch_cap}, {args.processes} bot process(es)"
         + (", every face random" if args.random else "")
+        + (f", every face edited {EDITS}" if args.edited else "")
     )
     ray_address = start_ray(device, args.replicas) if args.backend == "ray" else None
     for batching in (True,) if args.no_unbatched else (True, False):
@@ -226,6 +231,7 @@ def main() -> None:
                     args.bursts,
                     args.processes,
                     args.random,
+                    args.edited,
                 )
             )
             b, target = r["img_s"], args.n / r["img_s"] + 0.3

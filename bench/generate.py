@@ -4,7 +4,8 @@
 
 One `/face` worth of work = render one face + upscale to 256 px + JPEG encode, as the bot does.
 A random face adds picking its seed (Faces.random_seeds: the critic reads latents, the generator
-draws nothing more); both are printed at batch 32.
+draws nothing more); an edited face adds its sliders' editors (a small network per slider). All three
+are printed at batch 32.
 """
 
 from __future__ import annotations
@@ -68,6 +69,12 @@ def main() -> None:
         f"batch 32, explicit seeds: {explicit * 1000:.1f} ms; random seeds (critic {'on' if faces.critic else 'off'}): "
         f"{picked * 1000:.1f} ms; the bot's way, 32 picks of one seed: {pick * 1000:.2f} ms "
         f"({pick / 32 * 1e6:.0f} us a face)"
+    )
+    edits = {"smiling": 2.0, "glasses": "on"} if {"smiling", "glasses"} <= set(faces.attributes) else {}
+    edited = statistics.median(timed(lambda: faces.render(list(range(32)), edits=edits), args.repeats))
+    print(
+        f"batch 32, edited {edits or '(no sliders installed)'}: {edited * 1000:.1f} ms, "
+        f"{(edited - explicit) * 1000:+.2f} ms against unedited"
     )
     one = timed(lambda: faces.render([1]), args.repeats * 5)
     face = timed(lambda: face_file(upscale(faces.render([1]), FACE_PX)), args.repeats * 5)

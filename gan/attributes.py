@@ -4,13 +4,17 @@ Each slider has a record (CelebA attribute, sign, kind, range, the attributes it
 made orthogonal to, fitted accuracy) and a `direction` (unit, already projected off its
 conditions); a toggle also has an `offset`: its boundary is `direction . z + offset = 0`.
 
-- slider, value v in [-3, 3]: z + v * unit * sign * direction, a relative move, rescaled to the norm
-  z had, so the edited latent stays on the prior's typical shell where the generator draws well
-  (an unscaled +3 would push it far outside and open mouths, blur faces...). `unit` is in prior
-  standard deviations, fitted so that +-3 is a strong edit.
-- toggle, "on"/"off": moves z along `direction` (keeping its norm) only as far as needed to stand
-  `margin` on the asked-for side of the boundary; a face already there is left alone, so toggles
-  are idempotent.
+Where a slider has a `FaceEditor` (gan/editors.py), its move depends on the face: the editor's
+correction is added to the global direction below.
+
+- slider, value v in [-3, 3]: z + |v| * m(z), m(z) = sign(v) * unit * sign * direction + correction,
+  rescaled to the norm z had, so the edited latent stays on the prior's typical shell where the
+  generator draws well (an unscaled +3 would push it far outside and open mouths, blur faces...).
+  `unit` is in prior standard deviations, fitted so that +-3 is a strong edit.
+- toggle, "on"/"off": `direction . z + offset` is its boundary (a linear probe of the attribute).
+  A face not yet standing `margin` on the asked-for side takes the editor's move, then moves (keeping
+  its norm) along `direction` only as far as it still needs to; a face already there is left alone,
+  so toggles are idempotent.
 """
 
 from __future__ import annotations
@@ -24,11 +28,14 @@ from pathlib import Path
 import torch
 
 from .checkpoint import CheckpointError, load_tensors, save_tensors
+from .checks import is_whole
+from .editors import MAX_HIDDEN, FaceEditor, along
 
 SLIDER_RANGE = (-3.0, 3.0)
 TOGGLE_VALUES = ("off", "on")
 TOGGLE_MAX_MOVE = 100.0  # latent units: enough to turn any latent to within TOGGLE_REACH of the direction
-TOGGLE_REACH = 0.9  # a toggle asks at most for direction . z = 0.9 |z| (see AttributeSet._toggle)
+BISECTIONS = 32  # halvings of TOGGLE_MAX_MOVE: past float32's resolution
+TOGGLE_REACH = 0.9  # a toggle asks at most for direction . z = 0.9 |z| (see Attribute.toggle)
 KEY = re.compile(r"[a-z0-9]{2}")
 Edits = Mapping[str, "float | int | str"]
 
@@ -47,6 +54,59 @@ class Attribute:
     unit: float = 1.0  # slider step, latent units per slider unit
     margin: float = 0.0  # toggle: distance past the boundary
     offset: float = 0.0  # toggle: direction . z + offset = 0 on the boundary
+    editor: FaceEditor | None = None  # the per-face correction; None: the global direction alone
+
+    def move(self, z: torch.Tensor, side: torch.Tensor) -> torch.Tensor:
+        """(N, dim) move per slider unit of each latent towards `side` (N,) (+1: more of what the slider says)."""
+        base = side.unsqueeze(1) * (self.unit * self.sign) * self.direction
+        return base if self.editor is None else base + self.editor(z, side)
+
+    def slide(self, z: torch.Tensor, values: torch.Tensor) -> torch.Tensor:
+        """Latents z (N, dim) with the slider at values (N,) (differentiable in the editor)."""
+        return along(z, self.move(z, torch.sign(values)), values.abs())
+
+    def toggle(self, z: torch.Tensor, side: torch.Tensor) -> torch.Tensor:
+        """Latents z (N, dim) toggled to `side` (N,) of the boundary (+1: the attribute's side).
+
+        A latent already standing `margin` on that side is returned as it is. Any other takes the
+        editor's per-face move, then moves along the boundary normal (keeping its norm) just as far
+        as it still needs to (bisection), so the next ask finds it there and changes nothing.
+        Differentiable in the editor, through the move and the distance still needed (one Newton
+        step on the bisection's answer).
+
+        A norm-kept move can bring `direction . z` at most to |z|, so for a rare attribute whose
+        boundary lies far out the goal is capped at 90% of that: the face goes as far as the latent
+        can while staying on its shell.
+        """
+        normal = side.unsqueeze(1) * self.direction
+        goal = self._goal(z, side)
+
+        def score(z: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+            return side * (along(z, normal, t) @ self.direction + self.offset)
+
+        needs_move = ~self.stands(z, side)
+        start = z if self.editor is None else along(z, self.editor(z, side * self.sign), torch.ones(len(z)))
+        with torch.no_grad():
+            lo, hi = torch.zeros(len(z)), torch.full((len(z),), TOGGLE_MAX_MOVE)
+            hi[score(start, lo) >= goal] = 0.0
+            for _ in range(BISECTIONS):
+                mid = (lo + hi) / 2
+                ok = score(start, mid) >= goal
+                lo, hi = torch.where(ok, lo, mid), torch.where(ok, mid, hi)
+        t = hi
+        if start.requires_grad:  # d(distance)/d(start) by the implicit function theorem
+            eps = 1e-3
+            with torch.no_grad():
+                slope = (score(start, t + eps) - score(start, t)) / eps
+            t = torch.where(t > 0, t - (score(start, t) - score(start, t).detach()) / slope.clamp_min(1e-6), t)
+        return torch.where(needs_move.unsqueeze(1), along(start, normal, t), z)
+
+    def stands(self, z: torch.Tensor, side: torch.Tensor) -> torch.Tensor:
+        """(N,) bools: which latents already stand where `toggle` to `side` would take them."""
+        return side * (z @ self.direction + self.offset) >= self._goal(z, side)
+
+    def _goal(self, z: torch.Tensor, side: torch.Tensor) -> torch.Tensor:
+        return torch.minimum(torch.full((len(z),), self.margin), TOGGLE_REACH * z.norm(dim=1) + side * self.offset)
 
     def info(self) -> dict:
         """The public record, as a plain JSON-able dict."""
@@ -81,6 +141,8 @@ class AttributeSet:
         for a in sorted(self, key=lambda a: a.key):
             h.update(f"{a.key}|{a.kind}|{a.sign}|{a.unit}|{a.margin}|{a.offset}|".encode())
             h.update(a.direction.float().numpy().tobytes())
+            for v in a.editor.state_dict().values() if a.editor is not None else ():
+                h.update(v.float().numpy().tobytes())
         return h.hexdigest()[:4]
 
     def __iter__(self) -> Iterator[Attribute]:
@@ -125,40 +187,20 @@ class AttributeSet:
         for name, value in edits.items():
             a = self._by_name[name]
             if a.kind == "slider" and value != 0:
-                z = _along(z, a.direction, torch.full((len(z),), value * a.unit * a.sign))
+                z = a.slide(z, torch.full((len(z),), value))
         for name, value in edits.items():
             a = self._by_name[name]
             if a.kind == "toggle":
-                z = self._toggle(z, a, a.sign if value == "on" else -a.sign)
+                z = a.toggle(z, torch.full((len(z),), float(a.sign if value == "on" else -a.sign)))
         return z
-
-    @staticmethod
-    def _toggle(z: torch.Tensor, a: Attribute, side: int) -> torch.Tensor:
-        """Move each latent along the direction just far enough (bisection on the norm-kept move)
-        to stand `margin` on `side` of the boundary; latents already there are returned as they are.
-
-        A norm-kept move can bring `direction . z` at most to |z|, so for a rare attribute whose
-        boundary lies far out the goal is capped at 90% of that: the face goes as far as the
-        latent can while staying on its shell, and asking again changes nothing.
-        """
-
-        def score(t: torch.Tensor) -> torch.Tensor:
-            return side * (_along(z, a.direction, side * t) @ a.direction + a.offset)
-
-        goal = torch.minimum(torch.full((len(z),), a.margin), TOGGLE_REACH * z.norm(dim=1) + side * a.offset)
-        lo, hi = torch.zeros(len(z)), torch.full((len(z),), TOGGLE_MAX_MOVE)
-        for _ in range(48):
-            mid = (lo + hi) / 2
-            ok = score(mid) >= goal
-            lo, hi = torch.where(ok, lo, mid), torch.where(ok, mid, hi)
-        needs_move = score(torch.zeros(len(z))) < goal
-        return torch.where(needs_move.unsqueeze(1), _along(z, a.direction, side * hi), z)
 
     # --- files ----------------------------------------------------------------------------------
     def save(self, path: Path | str, meta: dict | None = None) -> None:
         tensors, records = {}, []
         for a in self._by_name.values():
             tensors[f"{a.name}.direction"] = a.direction.float()
+            if a.editor is not None:
+                tensors.update({f"{a.name}.editor.{k}": v.float() for k, v in a.editor.state_dict().items()})
             records.append(
                 {
                     "name": a.name,
@@ -172,6 +214,7 @@ class AttributeSet:
                     "unit": a.unit,
                     "margin": a.margin,
                     "offset": a.offset,
+                    "editor_hidden": a.editor.hidden if a.editor is not None else None,
                 }
             )
         tensors.update({f"boundary.{k}": v.float() for k, v in self.boundaries.items()})
@@ -185,7 +228,9 @@ class AttributeSet:
             for i, r in enumerate(meta["attributes"]):
                 name = r["name"]
                 r = {"key": f"{i:02d}", **r}  # files from before keys: keys by position
-                a = Attribute(direction=tensors[f"{name}.direction"].float(), **r)
+                hidden = r.pop("editor_hidden", None)  # files from before editors: global directions
+                editor = _load_editor(tensors, name, nz, hidden) if hidden is not None else None
+                a = Attribute(direction=tensors[f"{name}.direction"].float(), editor=editor, **r)
                 if a.direction.shape != (nz,):
                     raise ValueError(f"{name}: direction must have shape ({nz},)")
                 if a.kind not in ("slider", "toggle"):
@@ -200,10 +245,19 @@ class AttributeSet:
             raise CheckpointError(path, f"bad attribute data: {e}") from None
 
 
-def _along(z: torch.Tensor, direction: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
-    """Latents moved by t (N,) along a unit direction, rescaled to their original norms."""
-    moved = z + t.unsqueeze(1) * direction
-    return moved * (z.norm(dim=1, keepdim=True) / moved.norm(dim=1, keepdim=True))
+def _load_editor(tensors: dict[str, torch.Tensor], name: str, dim: int, hidden: object) -> FaceEditor:
+    """A slider's editor from its tensors; ValueError naming the slider for a bad width or bad weights."""
+    if not is_whole(hidden, 1, MAX_HIDDEN):
+        raise ValueError(f"{name}: editor width must be an integer from 1 to {MAX_HIDDEN}, got {hidden!r}")
+    editor = FaceEditor(dim, hidden)
+    prefix = f"{name}.editor."
+    try:
+        editor.load_state_dict({k.removeprefix(prefix): v.float() for k, v in tensors.items() if k.startswith(prefix)})
+    except RuntimeError as e:
+        raise ValueError(f"{name}: editor tensors do not match: {e}") from None
+    if not all(torch.isfinite(v).all() for v in editor.state_dict().values()) or editor.scale <= 0:
+        raise ValueError(f"{name}: editor weights hold NaN, infinity or a scale that is not positive")
+    return editor.requires_grad_(False).eval()
 
 
 def describe(edits: Edits | None) -> str:

@@ -1,0 +1,72 @@
+"""Fitting the sliders and their per-face editors on a tiny model (the DCGAN's z and the style-based
+generator's W), and the report on what they move."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+import torch
+
+from gan import Faces
+from gan.attributes import AttributeSet
+from gan.editors import FaceEditor
+from gan.faces import ATTRIBUTES_FILE, GENERATOR_FILE
+from tests.conftest import tiny_model
+from train.attributes import main as attributes_main
+from train.slider_specs import SPECS
+
+TINY = ["--samples", "300", "--steps", "2", "--calibration", "8"]
+
+
+@pytest.mark.parametrize("kind", ["dcgan", "style"])
+def test_fit_then_report_on_a_tiny_model(data_root, tmp_path, kind):
+    folder = tiny_model(tmp_path / "model", kind)
+    assert attributes_main(["--out", str(folder), "--cache", str(tmp_path / "cache"), *TINY]) == 0
+    faces = Faces.load(folder / GENERATOR_FILE)
+    assert faces.attributes == [s.name for s in SPECS]
+    for s, a in zip(SPECS, faces.sliders, strict=True):
+        assert (a.editor is not None) == s.editor and (a.editor is None or a.editor.dim == faces.latent_dim)
+    edited = faces.render([1, 2], edits={"smiling": 2.0, "glasses": "on"})
+    assert edited.shape == (2, 64, 64, 3)
+    report = tmp_path / "docs" / "sliders.md"
+    args = ["--out", str(folder), "--report", "--report-file", str(report), "--seeds", "8", "--identity-seeds", "4"]
+    assert attributes_main([*args, "--data", str(data_root)]) == 0
+    text = report.read_text()
+    assert "| smiling | slider | Smiling + |" in text and "## Still the same person?" in text
+    assert "`smiling:+2 glasses:on`" in text and "Frechet distance to the holdout" in text
+    for name in (*faces.attributes, "combo"):
+        assert (report.parent / "sliders" / f"{name}.png").stat().st_size > 0
+
+
+def test_report_without_sliders_is_one_clear_error(tmp_path, capsys):
+    folder = tiny_model(tmp_path / "model", "dcgan")
+    assert attributes_main(["--out", str(folder), "--report"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: no sliders in") and len(err.strip().splitlines()) == 1
+    assert not (folder / ATTRIBUTES_FILE).exists()
+
+
+@pytest.mark.parametrize(
+    "flags, message",
+    [
+        (["--steps", "0"], "--steps must be at least 1"),
+        (["--samples", "5"], "--samples must be at least 100"),
+        (["--seeds", "10", "--identity-seeds", "11"], "--identity-seeds must be from 1 to --seeds (10)"),
+    ],
+)
+def test_bad_fitting_flags_are_one_clear_error(tmp_path, capsys, flags, message):
+    folder = tiny_model(tmp_path / "model", "dcgan")
+    assert attributes_main(["--out", str(folder), *flags]) == 2
+    assert message in capsys.readouterr().err
+    assert not (folder / ATTRIBUTES_FILE).exists()
+
+
+def test_an_untrained_editor_edits_as_the_global_direction(faces: Faces):
+    """Fitting starts from InterFaceGAN's direction: a fresh editor's correction is zero."""
+    z = faces.latent([4, 5])
+    for name, value in (("smiling", 2.5), ("glasses", "on")):
+        a = faces.sliders[name]
+        plain = dataclasses.replace(a, editor=None)
+        fresh = dataclasses.replace(a, editor=FaceEditor(faces.latent_dim, 8))
+        assert torch.equal(AttributeSet([fresh]).apply(z, {name: value}), AttributeSet([plain]).apply(z, {name: value}))

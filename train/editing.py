@@ -1,0 +1,144 @@
+"""Learn each slider's per-face editor (gan/editors.py) through the frozen generator and classifier.
+
+For one slider, every step draws fresh prior faces (half of them already carrying a random edit of
+a slider fitted before, so edits learn to compose), moves them with the editor at a random strength
+and side, and asks of the edited face:
+
+- the classifier's probability of the slider's own attribute goes where the slider says;
+- the other attributes stay where they were (Male, Young, Pale_Skin and the other sliders'
+  attributes most of all), except the few that change with this one (`Spec.free`);
+- the pixels outside the slider's region stay where they were (glasses: outside the eye band,
+  smiling: outside the mouth and cheeks, hair: the inner face), a differentiable stand-in for
+  "the same person" (the report measures that with a real face recognizer);
+- the latent moves no further than it must.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import torch
+from tqdm import tqdm
+
+from gan import Faces
+from gan.attributes import Attribute, AttributeSet
+from gan.editors import FaceEditor
+
+from .classifier import AttributeClassifier
+
+SIZE = 64
+# Boxes (x0, y0, x1, y1) in the 64 px aligned faces, from dlib's 68 landmarks on holdout faces:
+# eyes at y 29-31, brows 23, mouth y 45-51 and x 24-39, chin 60, cheeks x 13-51.
+REGIONS: dict[str, tuple[tuple[int, int, int, int], ...]] = {
+    "eyes": ((8, 18, 56, 38),),
+    "mouth": ((14, 36, 50, 62),),
+    "lower_face": ((8, 36, 56, 64),),
+    "face": ((12, 16, 52, 62),),
+    "hair": ((0, 0, 64, 26), (0, 0, 18, 64), (46, 0, 64, 64)),  # all but the inner face
+    "all": ((0, 0, 64, 64),),
+}
+MAX_EDIT = 3.0  # strengths are drawn up to the slider's end
+ENOUGH = 1.0  # the own attribute's logit past which the edit is strong enough (probability 0.73)
+
+
+@dataclass(frozen=True)
+class Weights:
+    """How much each part of the loss counts (own attribute: 1)."""
+
+    keep: float = 4.0  # mean change of the other attributes' probabilities
+    keep_watched: float = 40.0  # extra for Male, Young, Pale_Skin and the other sliders' attributes
+    pixels: float = 60.0  # mean absolute change of the held pixels (images in [-1, 1])
+    inside: float = 0.1  # of that, for the pixels the slider may change
+    latent: float = 0.02  # squared move per latent dimension
+
+
+def region_mask(region: str) -> torch.Tensor:
+    """(1, 1, 64, 64) float mask: 1 where the slider may change pixels, 0 where they are held."""
+    mask = torch.zeros(1, 1, SIZE, SIZE)
+    for x0, y0, x1, y1 in REGIONS[region]:
+        mask[..., y0:y1, x0:x1] = 1
+    return mask
+
+
+def fit_editor(
+    faces: Faces,
+    classifier: AttributeClassifier,
+    names: list[str],
+    attribute: Attribute,
+    region: str,
+    free: tuple[str, ...],
+    watched: tuple[str, ...],
+    before: AttributeSet,
+    steps: int,
+    batch: int = 32,
+    hidden: int = 128,
+    weights: Weights = Weights(),
+    seed: int = 0,
+    progress: bool = True,
+) -> FaceEditor:
+    """Train `attribute`'s editor; `before` holds the sliders fitted so far (edits to compose with)."""
+    gen = torch.Generator().manual_seed(seed)
+    pick = random.Random(seed)
+    draw = _differentiable_draw(faces)
+    with torch.random.fork_rng():  # the same seed, the same editor
+        torch.manual_seed(seed)
+        editor = FaceEditor(faces.latent_dim, hidden)
+    sample = prior(faces, 4096, gen)
+    editor.center.copy_(sample.mean(0))
+    editor.scale.fill_(sample.std(0).mean().item())
+    attribute.editor = editor
+    own = names.index(attribute.celeba)
+    keep_weight = torch.full((len(names),), weights.keep)
+    for c in watched:
+        keep_weight[names.index(c)] += weights.keep_watched
+    for c in (*free, attribute.celeba):
+        keep_weight[names.index(c)] = 0.0
+    held = 1 - (1 - weights.inside) * region_mask(region)
+    opt = torch.optim.Adam(editor.net.parameters(), lr=1e-3)
+    for step in tqdm(range(steps), desc=f"{attribute.name:<11}", disable=not progress, mininterval=5):
+        z = prior(faces, batch, gen)
+        if step % 2 and len(before.names):  # learn to compose with the edits fitted before
+            z = before.apply(z, _random_edit(before, pick))
+        side = torch.where(torch.rand(batch, generator=gen) < 0.5, -1.0, 1.0)
+        with torch.no_grad():
+            x0 = draw(z)
+            p0 = torch.sigmoid(classifier(x0))
+        if attribute.kind == "slider":
+            strength = 1 + (MAX_EDIT - 1) * torch.rand(batch, generator=gen)
+            edited = attribute.slide(z, side * strength)
+            celeba_side = side * attribute.sign
+        else:
+            celeba_side = side * attribute.sign
+            edited = attribute.toggle(z, celeba_side)
+        moved = torch.ones(batch) if attribute.kind == "slider" else (~attribute.stands(z, celeba_side)).float()
+        x1 = draw(edited)
+        logits = classifier(x1)
+        own_loss = (torch.relu(ENOUGH - celeba_side * logits[:, own]) * moved).sum()
+        keep = ((torch.sigmoid(logits) - p0).abs() * keep_weight).sum(1) / len(names)
+        pixels = ((x1 - x0).abs() * held).mean(dim=(1, 2, 3))
+        latent = (edited - z).pow(2).mean(1)
+        loss = (own_loss + ((keep + weights.pixels * pixels + weights.latent * latent) * moved).sum()) / batch
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+    return editor.requires_grad_(False).eval()
+
+
+def prior(faces: Faces, n: int, gen: torch.Generator) -> torch.Tensor:
+    """n latents of the kind sliders move: prior z, or its W for a style-based generator."""
+    z = torch.randn(n, faces.nz, generator=gen)
+    return faces.to_w(z) if faces.in_w else z
+
+
+def _random_edit(sliders: AttributeSet, pick: random.Random) -> dict[str, float | str]:
+    a = sliders[pick.choice(sliders.names)]
+    return {a.name: pick.choice(("off", "on")) if a.kind == "toggle" else pick.uniform(-MAX_EDIT, MAX_EDIT)}
+
+
+def _differentiable_draw(faces: Faces) -> Callable[[torch.Tensor], torch.Tensor]:
+    """latents -> float images in [-1, 1], with gradients to the latents (the generator frozen)."""
+    faces.generator.requires_grad_(False)
+    net = faces.generator.synthesis if faces.in_w else faces.generator
+    return lambda z: net(z.to(faces.device, faces.dtype)).float()

@@ -1,0 +1,370 @@
+"""Measure the installed sliders against the global directions their editors bend, and write it up.
+
+`measure` renders each slider's two ends (-3 / +3, toggles off / on) on held-out seeds (0..N-1: the
+fitting draws its latents from its own random streams, never from seeds) and asks the attribute
+classifier what moved and dlib's face recognizer whether it is still the same person; `write`
+turns the measures into docs/sliders.md and its pictures. "before" is the same sliders with their
+editors taken off (one global direction per slider, InterFaceGAN), "after" the shipped ones.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from gan import Faces
+from gan.attributes import SLIDER_RANGE, TOGGLE_VALUES, AttributeSet, Edits
+from gan.imaging import grid, png_bytes
+
+from .classifier import AttributeClassifier, predict
+from .evaluate import frechet_distance
+from .identity import SAME_PERSON, distances, recognizer
+from .slider_specs import BASE_CONDITIONS, MAX_SIDE_EFFECT, TARGET_MOVE
+
+STRIP_SEEDS = (3, 14, 15, 92)
+STRIP_VALUES = (-3.0, -2.0, -1.0, 0.0, 1.0, 2.0, 3.0)
+COMBO: dict[str, float | str] = {"smiling": 2.0, "glasses": "on"}
+COMBO_PICTURE_SEEDS = 8
+SAME_PERSON_TARGET, SAME_PERSON_TARGET_LOOSE = 0.9, 0.75  # the loose one for masculine and age
+LOOSE = ("masculine", "age")
+NOTES = "## Notes"  # from this heading on, docs/sliders.md is written by hand: the report keeps it
+MONOTONE_SLACK = 0.02  # a face's own probability may dip this much between slider steps
+
+
+@dataclass
+class Side:
+    """One slider set's effect of one slider: mean change of all 40 probabilities from the low to the
+    high end, and at each end the share of faces still the same person and the median distance."""
+
+    move: torch.Tensor  # (40,)
+    same: tuple[float, float]
+    distance: tuple[float, float]
+
+
+@dataclass
+class SliderMeasure:
+    name: str
+    kind: str
+    celeba: str
+    sign: int
+    before: Side
+    after: Side
+    monotone: float | None  # sliders: share of faces whose own probability rises step by step from -3 to +3
+
+
+@dataclass
+class ComboMeasure:
+    """`smiling:+2 glasses:on` against `smiling:+2` alone, per slider set."""
+
+    smile_alone: float
+    smile_with_glasses: float
+    glasses: float
+    same: float
+
+
+@dataclass
+class Measures:
+    names: list[str]  # the classifier's 40 attributes
+    seeds: int
+    identity_seeds: int
+    sliders: list[SliderMeasure]
+    combo: dict[str, ComboMeasure]  # "before" / "after"
+    fd: tuple[float, float] | None  # unedited, edited faces vs the holdout (None without the data)
+
+
+class Judge:
+    """The classifier and the recognizer, with the unedited faces' embeddings kept."""
+
+    def __init__(self, faces: Faces, classifier: AttributeClassifier, seeds: int, identity_seeds: int):
+        self.faces, self.classifier, self.identity_seeds = faces, classifier, identity_seeds
+        self.latents = faces.edit(faces.latent(list(range(seeds))))
+        self.embed = recognizer()
+        self.plain = faces.decode(self.latents)
+        self.plain_embedding = self.embed(self.plain[:identity_seeds])
+
+    def probabilities(self, images: np.ndarray) -> torch.Tensor:
+        return predict(self.classifier, _chw(images))
+
+    def distance(self, images: np.ndarray) -> np.ndarray:
+        """Recognizer distance of the first identity_seeds faces to their unedited selves (0 if unchanged)."""
+        n = self.identity_seeds
+        changed = np.flatnonzero((images[:n] != self.plain[:n]).any(axis=(1, 2, 3)))
+        out = np.zeros(n, np.float32)
+        if len(changed):
+            out[changed] = distances(self.embed(images[changed]), self.plain_embedding[changed])
+        return out
+
+    def draw(self, sliders: AttributeSet, edits: Edits, count: int | None = None) -> np.ndarray:
+        return self.faces.decode(sliders.apply(self.latents[:count], edits))
+
+
+def without_editors(sliders: AttributeSet) -> AttributeSet:
+    return AttributeSet([dataclasses.replace(a, editor=None) for a in sliders], sliders.boundaries)
+
+
+def effects(
+    faces: Faces, classifier: AttributeClassifier, sliders: AttributeSet, name: str, z: torch.Tensor
+) -> torch.Tensor:
+    """Mean change of all 40 probabilities from the slider's low end (-3, off) to its high end
+    (+3, on) on latents z; callers multiply the own attribute's change by the slider's sign."""
+    ends = TOGGLE_VALUES if sliders[name].kind == "toggle" else SLIDER_RANGE
+    lo, hi = (predict(classifier, _chw(faces.decode(sliders.apply(z, {name: v})))) for v in ends)
+    return (hi - lo).mean(0)
+
+
+def measure(
+    faces: Faces,
+    classifier: AttributeClassifier,
+    names: list[str],
+    seeds: int,
+    identity_seeds: int,
+    holdout: np.ndarray | None = None,
+) -> Measures:
+    """Every slider, before and after, on seeds 0..seeds-1 (identity on the first identity_seeds);
+    the Frechet distances too when holdout faces (uint8 (N, 64, 64, 3)) are given."""
+    judge = Judge(faces, classifier, seeds, identity_seeds)
+    sets = {"before": without_editors(faces.sliders), "after": faces.sliders}
+    measured = []
+    for a in tqdm(list(faces.sliders), desc="sliders"):
+        ends = TOGGLE_VALUES if a.kind == "toggle" else SLIDER_RANGE
+        sides = {}
+        for label, sliders in sets.items():
+            images = [judge.draw(sliders, {a.name: v}) for v in ends]
+            p = [judge.probabilities(im) for im in images]
+            d = [judge.distance(im) for im in images]
+            sides[label] = Side(
+                (p[1] - p[0]).mean(0),
+                (float((d[0] < SAME_PERSON).mean()), float((d[1] < SAME_PERSON).mean())),
+                (float(np.median(d[0])), float(np.median(d[1]))),
+            )
+        monotone = _monotone(judge, faces.sliders, a.name, names.index(a.celeba)) if a.kind == "slider" else None
+        measured.append(SliderMeasure(a.name, a.kind, a.celeba, a.sign, sides["before"], sides["after"], monotone))
+    combo = {label: _combo(judge, sliders, names) for label, sliders in sets.items()} if _has_combo(faces) else {}
+    fd = _frechet(judge, faces.sliders, holdout) if holdout is not None else None
+    return Measures(names, seeds, identity_seeds, measured, combo, fd)
+
+
+def _chw(images: np.ndarray) -> torch.Tensor:
+    return torch.from_numpy(images).permute(0, 3, 1, 2)
+
+
+def _has_combo(faces: Faces) -> bool:
+    return set(COMBO) <= set(faces.attributes)
+
+
+def _monotone(judge: Judge, sliders: AttributeSet, name: str, own: int) -> float:
+    """Share of the identity seeds' faces whose own probability (times the slider's sign) never
+    drops by more than MONOTONE_SLACK from one step of STRIP_VALUES to the next."""
+    sign = sliders[name].sign
+    n = judge.identity_seeds
+    p = torch.stack([judge.probabilities(judge.draw(sliders, {name: v}, n))[:, own] * sign for v in STRIP_VALUES])
+    return float(((p[1:] - p[:-1]) >= -MONOTONE_SLACK).all(0).float().mean())
+
+
+def _combo(judge: Judge, sliders: AttributeSet, names: list[str]) -> ComboMeasure:
+    n = judge.identity_seeds
+    smile_only = {k: v for k, v in COMBO.items() if k == "smiling"}
+    alone, both = judge.draw(sliders, smile_only, n), judge.draw(sliders, COMBO, n)
+    p_alone, p_both = judge.probabilities(alone), judge.probabilities(both)
+    smile, glasses = names.index("Smiling"), names.index("Eyeglasses")
+    return ComboMeasure(
+        p_alone[:, smile].mean().item(),
+        p_both[:, smile].mean().item(),
+        p_both[:, glasses].mean().item(),
+        float((judge.distance(both) < SAME_PERSON).mean()),
+    )
+
+
+def _frechet(judge: Judge, sliders: AttributeSet, holdout: np.ndarray) -> tuple[float, float]:
+    """Frechet distance to the holdout of the unedited faces, and of the same seeds each with one
+    edit: slider k (in turn) at one of its ends (in turn)."""
+    real = predict(judge.classifier, _chw(holdout), features=True).double().numpy()
+    edited = np.empty_like(judge.plain)
+    for i, chunk in enumerate(np.array_split(np.arange(len(judge.plain)), 2 * len(sliders.names))):
+        a = sliders[sliders.names[i // 2]]
+        value = (TOGGLE_VALUES if a.kind == "toggle" else SLIDER_RANGE)[i % 2]
+        edited[chunk] = judge.faces.decode(sliders.apply(judge.latents[chunk], {a.name: value}))
+    fd = [
+        frechet_distance(predict(judge.classifier, _chw(x), features=True).double().numpy(), real)
+        for x in (judge.plain, edited)
+    ]
+    return fd[0], fd[1]
+
+
+# --- writing ---------------------------------------------------------------------------------------
+def targets_met(m: SliderMeasure, names: list[str]) -> tuple[bool, bool]:
+    """(attribute targets, identity target) of the shipped slider."""
+    move = m.after.move
+    moves = m.sign * move[names.index(m.celeba)] >= TARGET_MOVE
+    held = all(abs(move[names.index(c)]) <= MAX_SIDE_EFFECT for c in BASE_CONDITIONS if c != m.celeba)
+    need = SAME_PERSON_TARGET_LOOSE if m.name in LOOSE else SAME_PERSON_TARGET
+    return bool(moves and held), min(m.after.same) >= need
+
+
+def strip(faces: Faces, name: str) -> np.ndarray:
+    """For each of STRIP_SEEDS, a row with the global direction and a row with the shipped editor,
+    from the low end to the high end (toggles: off, unedited, on)."""
+    a = faces.sliders[name]
+    values = ("off", None, "on") if a.kind == "toggle" else STRIP_VALUES
+    rows = []
+    for seed in STRIP_SEEDS:
+        latent = faces.edit(faces.latent([seed]))
+        for sliders in (without_editors(faces.sliders), faces.sliders):
+            rows += [faces.decode(sliders.apply(latent, {name: v}) if v else latent)[0] for v in values]
+    return grid(np.stack(rows), cols=len(values))
+
+
+def combo_picture(faces: Faces) -> np.ndarray:
+    """Columns: unedited, smiling +2, smiling +2 and glasses on, before, then after."""
+    latents = faces.edit(faces.latent(list(range(COMBO_PICTURE_SEEDS))))
+    smile_only = {k: v for k, v in COMBO.items() if k == "smiling"}
+    columns = [latents]
+    for sliders in (without_editors(faces.sliders), faces.sliders):
+        columns += [sliders.apply(latents, smile_only), sliders.apply(latents, COMBO)]
+    images = np.stack([faces.decode(c) for c in columns], axis=1)  # (seeds, columns, 64, 64, 3)
+    return grid(images.reshape(-1, *images.shape[2:]), cols=len(columns))
+
+
+def write(faces: Faces, m: Measures, out_md: Path) -> None:
+    """docs/sliders.md from the measures, with a picture strip per slider and one of the combination."""
+    pictures = out_md.parent / "sliders"
+    pictures.mkdir(parents=True, exist_ok=True)
+    names = m.names
+    rows, identity_rows, details = [], [], []
+    for s in m.sliders:
+        own = names.index(s.celeba)
+        others = [i for i in range(len(names)) if i != own]
+        worst = max(others, key=lambda i: abs(s.after.move[i]))
+        moves, same = targets_met(s, names)
+
+        def pair(i: int, s: SliderMeasure = s) -> str:
+            return f"{s.before.move[i]:+.2f} / **{s.after.move[i]:+.2f}**"
+
+        rows.append(
+            f"| {s.name} | {s.kind} | {s.celeba} {'+' if s.sign > 0 else '-'} | "
+            f"{s.sign * s.before.move[own]:+.2f} / **{s.sign * s.after.move[own]:+.2f}** | "
+            + " | ".join(pair(names.index(c)) if c != s.celeba else "(own)" for c in BASE_CONDITIONS)
+            + f" | {names[worst]} {s.after.move[worst]:+.2f} | "
+            + (f"{s.monotone:.2f}" if s.monotone is not None else "toggle")
+            + f" | {'yes' if moves else 'no'} |"
+        )
+        lo, hi = ("off", "on") if s.kind == "toggle" else ("-3", "+3")
+        identity_rows.append(
+            f"| {s.name} | {lo}: {s.before.same[0]:.2f} / **{s.after.same[0]:.2f}** "
+            f"({s.before.distance[0]:.2f} / {s.after.distance[0]:.2f}) | {hi}: {s.before.same[1]:.2f} / "
+            f"**{s.after.same[1]:.2f}** ({s.before.distance[1]:.2f} / {s.after.distance[1]:.2f}) | "
+            f"{'yes' if same else 'no'} |"
+        )
+        details.append(
+            f"<details><summary>{s.name}: all 40 attributes</summary>\n\n"
+            "| attribute | before | after |\n|---|---|---|\n"
+            + "\n".join(f"| {n} | {s.before.move[i]:+.3f} | {s.after.move[i]:+.3f} |" for i, n in enumerate(names))
+            + "\n\n</details>\n"
+        )
+        (pictures / f"{s.name}.png").write_bytes(png_bytes(strip(faces, s.name)))
+    met = sum(all(targets_met(s, names)) for s in m.sliders)
+    missed = [_missed(s, names) for s in m.sliders if not all(targets_met(s, names))]
+    lines = [
+        "# Attribute sliders: what each one moves, and whether the face stays the same person",
+        "",
+        f"Written by `python -m train.attributes --report`. Each slider is applied to the same {m.seeds} held-out "
+        f"seeds (0..{m.seeds - 1}; the fitting never draws from seeds) at -3 and +3 (toggles: off and on). "
+        "**before** = one global direction per slider (InterFaceGAN, projected off its conditions), "
+        "**after** = the shipped sliders: the same directions bent per face by each slider's editor. "
+        f"Targets: own attribute moves >= {TARGET_MOVE}; Male, Young and Pale_Skin move <= {MAX_SIDE_EFFECT}; "
+        f"the same person (dlib's face recognizer, distance < {SAME_PERSON}) in >= {SAME_PERSON_TARGET:.0%} of "
+        f"edits at both ends ({', '.join(LOOSE)}: >= {SAME_PERSON_TARGET_LOOSE:.0%}).",
+        "",
+        f"**{met} of {len(m.sliders)} sliders meet every target.**"
+        + (" Missed: " + "; ".join(missed) + "." if missed else ""),
+        "",
+        "## Method",
+        "",
+        "A slider is a global direction (InterFaceGAN: the normal of a linear boundary fitted to the classifier's "
+        "logit, projected off the attributes it must not change) bent per face by a small network, its editor "
+        "(gan/editors.py), trained through the frozen generator and classifier as the Latent Transformer is: "
+        "the own attribute must pass a probability of 0.73 on the asked-for side; the other 39 attributes, and "
+        "the pixels outside the slider's region (glasses: the eye band; smiling: mouth and cheeks; hair: all but "
+        "the inner face), must stay; the latent must move little (train/editing.py). A toggle's boundary also "
+        "decides which faces already wear the attribute, so `on` twice is `on` once. Why this method, and what "
+        "was tried, is in the notes at the end.",
+        "",
+        "## What each slider moves (mean change of the classifier's probability, before / **after**)",
+        "",
+        "| slider | kind | CelebA | own | Male | Young | Pale_Skin | largest other change (after) "
+        "| monotone -3..+3 | moves targets met |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+        *rows,
+        "",
+        "*monotone*: share of faces whose own probability never drops by more than "
+        f"{MONOTONE_SLACK} from one step of -3, -2, ..., +3 to the next (first {m.identity_seeds} seeds).",
+        "",
+        f"## Still the same person? (first {m.identity_seeds} seeds; share same, before / **after**, "
+        "and median distance)",
+        "",
+        "| slider | low end | high end | target met |",
+        "|---|---|---|---|",
+        *identity_rows,
+        "",
+    ]
+    if m.combo:
+        b, a = m.combo["before"], m.combo["after"]
+        lines += [
+            "## `smiling:+2 glasses:on`",
+            "",
+            f"First {m.identity_seeds} seeds. The smile should survive the glasses (within 0.1 of `smiling:+2` "
+            "alone) and the face should stay the same person.",
+            "",
+            "| | Smiling, smiling +2 alone | Smiling, with glasses on | Eyeglasses | same person |",
+            "|---|---|---|---|---|",
+            f"| before | {b.smile_alone:.2f} | {b.smile_with_glasses:.2f} | {b.glasses:.2f} | {b.same:.2f} |",
+            f"| after | {a.smile_alone:.2f} | {a.smile_with_glasses:.2f} | {a.glasses:.2f} | {a.same:.2f} |",
+            "",
+            "![smiling +2, glasses on](sliders/combo.png)",
+            "",
+            "Columns: unedited; before: smiling +2, smiling +2 glasses on; after: smiling +2, smiling +2 glasses on.",
+            "",
+        ]
+        (pictures / "combo.png").write_bytes(png_bytes(combo_picture(faces)))
+    if m.fd is not None:
+        lines += [
+            "## Edited faces stay faces",
+            "",
+            f"Frechet distance to the holdout in the classifier's features: unedited {m.fd[0]:.2f}, "
+            f"each face with one slider at one end {m.fd[1]:.2f} ({m.fd[1] / m.fd[0] - 1:+.0%}).",
+            "",
+        ]
+    lines += [
+        f"Picture strips (seeds {', '.join(map(str, STRIP_SEEDS))}; for each, a row before and a row after; "
+        "-3..+3, toggles off / unedited / on): " + ", ".join(f"[{s.name}](sliders/{s.name}.png)" for s in m.sliders),
+        "",
+        "## Every attribute, per slider",
+        "",
+        *details,
+    ]
+    old = out_md.read_text() if out_md.is_file() else ""
+    notes = old[old.index(NOTES) :] if NOTES in old else f"{NOTES}\n\n(none yet)\n"
+    out_md.write_text("\n".join(lines) + "\n" + notes)
+    print(f"wrote {out_md}")
+
+
+def _missed(s: SliderMeasure, names: list[str]) -> str:
+    """What a slider missed, in a few words."""
+    why = []
+    own = s.sign * s.after.move[names.index(s.celeba)]
+    if own < TARGET_MOVE:
+        why.append(f"moves {s.celeba} {own:+.2f}")
+    why += [
+        f"moves {c} {s.after.move[names.index(c)]:+.2f}"
+        for c in BASE_CONDITIONS
+        if c != s.celeba and abs(s.after.move[names.index(c)]) > MAX_SIDE_EFFECT
+    ]
+    need = SAME_PERSON_TARGET_LOOSE if s.name in LOOSE else SAME_PERSON_TARGET
+    if min(s.after.same) < need:
+        why.append(f"same person in {min(s.after.same):.0%}")
+    return f"{s.name} ({', '.join(why)})"

@@ -1,0 +1,173 @@
+"""What each slider is: its CelebA attribute, its key, what it may change and what it must hold.
+
+Shared by the fitting (train/attributes.py) and the report (train/slider_report.py).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+BASE_CONDITIONS = ("Male", "Young", "Pale_Skin")  # no slider but their own may move these (report: <= 0.1)
+# The first report showed every slider opening or closing the mouth: condition on it too, except
+# where the mouth is the point.
+LEAKY = ("Mouth_Slightly_Open",)
+HAIR_COLOURS = ("Black_Hair", "Blond_Hair", "Brown_Hair", "Gray_Hair")
+HAIR = (*HAIR_COLOURS, "Bangs", "Bald", "Receding_Hairline", "Straight_Hair", "Wavy_Hair")
+FACIAL_HAIR = ("5_o_Clock_Shadow", "Goatee", "Mustache", "Sideburns", "No_Beard")
+TARGET_MOVE = 0.6  # the slider's own probability should move at least this much from -3 to +3
+MAX_SIDE_EFFECT = 0.1  # ... and each of BASE_CONDITIONS at most this much
+
+
+@dataclass(frozen=True)
+class Spec:
+    name: str
+    key: str  # stored in every button of a face with this edit: never reuse or change one
+    celeba: str
+    sign: int
+    kind: str
+    description: str
+    region: str  # where the edit may change pixels (train/editing.py REGIONS); the rest is held
+    extra_conditions: tuple[str, ...] = ()  # attributes the global direction is projected off, beyond the base
+    free: tuple[str, ...] = ()  # attributes that change with this one: the editor does not hold them
+    editor: bool = True  # False: the global direction alone already meets every target (docs/sliders.md)
+
+
+SPECS = (
+    Spec(
+        "smiling",
+        "sm",
+        "Smiling",
+        1,
+        "slider",
+        "smile (+) or straight face (-)",
+        "mouth",
+        free=("High_Cheekbones", "Mouth_Slightly_Open", "Narrow_Eyes", "Rosy_Cheeks"),
+    ),
+    Spec("glasses", "gl", "Eyeglasses", 1, "toggle", "put glasses on or take them off", "eyes"),
+    Spec(
+        "masculine",
+        "ma",
+        "Male",
+        1,
+        "slider",
+        "more masculine (+) or feminine (-) features",
+        "all",
+        free=(
+            *FACIAL_HAIR,
+            "Heavy_Makeup",
+            "Wearing_Lipstick",
+            "Arched_Eyebrows",
+            "Bushy_Eyebrows",
+            "Wearing_Earrings",
+            "Wearing_Necklace",
+            "Wearing_Necktie",
+            "Attractive",
+            "Big_Nose",
+            "Oval_Face",
+            "Rosy_Cheeks",
+        ),
+    ),
+    Spec(
+        "age",
+        "ag",
+        "Young",
+        -1,
+        "slider",
+        "older (+) or younger (-)",
+        "all",
+        free=("Gray_Hair", "Bags_Under_Eyes", "Receding_Hairline", "Attractive", "Chubby", "Double_Chin", "Bald"),
+    ),
+    Spec(
+        "pale",
+        "pa",
+        "Pale_Skin",
+        1,
+        "slider",
+        "paler (+) or less pale (-) skin",
+        "all",
+        free=("Rosy_Cheeks",),
+        editor=False,
+    ),
+    Spec(
+        "blond",
+        "bl",
+        "Blond_Hair",
+        1,
+        "slider",
+        "blond hair",
+        "hair",
+        ("Black_Hair", "Brown_Hair"),
+        free=HAIR_COLOURS,
+    ),
+    Spec(
+        "black_hair",
+        "bk",
+        "Black_Hair",
+        1,
+        "slider",
+        "black hair",
+        "hair",
+        ("Blond_Hair", "Brown_Hair"),
+        free=HAIR_COLOURS,
+    ),
+    Spec(
+        "brown_hair",
+        "br",
+        "Brown_Hair",
+        1,
+        "slider",
+        "brown hair",
+        "hair",
+        ("Blond_Hair", "Black_Hair"),
+        free=HAIR_COLOURS,
+    ),
+    Spec("gray_hair", "gr", "Gray_Hair", 1, "slider", "gray hair", "hair", free=HAIR_COLOURS),
+    Spec("bald", "bd", "Bald", 1, "slider", "less (-) or more (+) hair on top", "hair", free=HAIR),
+    Spec("beard", "be", "No_Beard", -1, "slider", "beard (+) or clean-shaven (-)", "lower_face", free=FACIAL_HAIR),
+    Spec(
+        "makeup",
+        "mk",
+        "Heavy_Makeup",
+        1,
+        "slider",
+        "heavy makeup",
+        "face",
+        ("Wearing_Lipstick",),
+        free=("Wearing_Lipstick", "Arched_Eyebrows", "Rosy_Cheeks", "Attractive"),
+    ),
+    Spec("hat", "ht", "Wearing_Hat", 1, "toggle", "put a hat on or take it off", "hair", free=HAIR),
+    Spec(
+        "bangs",
+        "bn",
+        "Bangs",
+        1,
+        "slider",
+        "bangs over the forehead",
+        "hair",
+        free=("Receding_Hairline",),
+        editor=False,
+    ),
+    Spec(
+        "mouth_open",
+        "mo",
+        "Mouth_Slightly_Open",
+        1,
+        "slider",
+        "open (+) or close (-) the mouth",
+        "mouth",
+        ("Smiling",),
+        free=("High_Cheekbones",),
+    ),
+)
+
+
+def conditions_for(spec: Spec) -> list[str]:
+    """The attributes a slider's global direction is projected off (InterFaceGAN's conditions)."""
+    leaky = () if spec.name in ("smiling", "mouth_open") else LEAKY
+    return [c for c in dict.fromkeys((*BASE_CONDITIONS, *leaky, *spec.extra_conditions)) if c != spec.celeba]
+
+
+def watched_for(spec: Spec) -> tuple[str, ...]:
+    """The attributes the editor holds hardest: the base conditions and every other slider's own."""
+    others = (*BASE_CONDITIONS, *(s.celeba for s in SPECS))
+    return tuple(c for c in dict.fromkeys(others) if c != spec.celeba and c not in spec.free)
