@@ -33,8 +33,7 @@ from .editors import MAX_HIDDEN, FaceEditor, along
 
 SLIDER_RANGE = (-3.0, 3.0)
 TOGGLE_VALUES = ("off", "on")
-TOGGLE_MAX_MOVE = 100.0  # latent units: enough to turn any latent to within TOGGLE_REACH of the direction
-BISECTIONS = 32  # halvings of TOGGLE_MAX_MOVE: past float32's resolution
+CLOSED_FORM_SLACK = 1e-5  # a toggle aims this much past its goal, in cosine, against float rounding
 TOGGLE_REACH = 0.9  # a toggle asks at most for direction . z = 0.9 |z| (see Attribute.toggle)
 KEY = re.compile(r"[a-z0-9]{2}")
 Edits = Mapping[str, "float | int | str"]
@@ -70,36 +69,23 @@ class Attribute:
 
         A latent already standing `margin` on that side is returned as it is. Any other takes the
         editor's per-face move, then moves along the boundary normal (keeping its norm) just as far
-        as it still needs to (bisection), so the next ask finds it there and changes nothing.
-        Differentiable in the editor, through the move and the distance still needed (one Newton
-        step on the bisection's answer).
+        as it still needs to (in closed form), so the next ask finds it there and changes nothing.
+        Differentiable in the editor, through the move and the distance still needed.
 
         A norm-kept move can bring `direction . z` at most to |z|, so for a rare attribute whose
         boundary lies far out the goal is capped at 90% of that: the face goes as far as the latent
         can while staying on its shell.
         """
         normal = side.unsqueeze(1) * self.direction
-        goal = self._goal(z, side)
-
-        def score(z: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
-            return side * (along(z, normal, t) @ self.direction + self.offset)
-
         needs_move = ~self.stands(z, side)
         start = z if self.editor is None else along(z, self.editor(z, side * self.sign), torch.ones(len(z)))
-        with torch.no_grad():
-            lo, hi = torch.zeros(len(z)), torch.full((len(z),), TOGGLE_MAX_MOVE)
-            hi[score(start, lo) >= goal] = 0.0
-            for _ in range(BISECTIONS):
-                mid = (lo + hi) / 2
-                ok = score(start, mid) >= goal
-                lo, hi = torch.where(ok, lo, mid), torch.where(ok, mid, hi)
-        t = hi
-        if start.requires_grad:  # d(distance)/d(start) by the implicit function theorem
-            eps = 1e-3
-            with torch.no_grad():
-                slope = (score(start, t + eps) - score(start, t)) / eps
-            t = torch.where(t > 0, t - (score(start, t) - score(start, t).detach()) / slope.clamp_min(1e-6), t)
-        return torch.where(needs_move.unsqueeze(1), along(start, normal, t), z)
+        # Moving along the unit normal while keeping the norm r turns the latent towards it: the cosine
+        # (a + t) / |start + t normal| (a = start . normal) grows with t, and reaches c at
+        # t = c sqrt((r^2 - a^2) / (1 - c^2)) - a. Aim a hair past c so the goal holds after rounding.
+        r, a = start.norm(dim=1), start @ self.direction * side
+        c = ((self._goal(z, side) - side * self.offset) / r + CLOSED_FORM_SLACK).clamp(max=0.999)
+        t = c * ((r**2 - a**2).clamp_min(1e-12) / (1 - c**2)).sqrt() - a
+        return torch.where(needs_move.unsqueeze(1), along(start, normal, t.clamp_min(0)), z)
 
     def stands(self, z: torch.Tensor, side: torch.Tensor) -> torch.Tensor:
         """(N,) bools: which latents already stand where `toggle` to `side` would take them."""
