@@ -81,9 +81,10 @@ class Attribute:
         start = z if self.editor is None else along(z, self.editor(z, side * self.sign), torch.ones(len(z)))
         # Moving along the unit normal while keeping the norm r turns the latent towards it: the cosine
         # (a + t) / |start + t normal| (a = start . normal) grows with t, and reaches c at
-        # t = c sqrt((r^2 - a^2) / (1 - c^2)) - a. Aim a hair past c so the goal holds after rounding.
+        # t = c sqrt((r^2 - a^2) / (1 - c^2)) - a. Aim a hair past c so the goal holds after rounding (c <= -1:
+        # every latent already stands there; the clamp keeps that branch, unused, free of NaN gradients).
         r, a = start.norm(dim=1), start @ self.direction * side
-        c = ((self._goal(z, side) - side * self.offset) / r + CLOSED_FORM_SLACK).clamp(max=0.999)
+        c = ((self._goal(z, side) - side * self.offset) / r + CLOSED_FORM_SLACK).clamp(-0.999, 0.999)
         t = c * ((r**2 - a**2).clamp_min(1e-12) / (1 - c**2)).sqrt() - a
         return torch.where(needs_move.unsqueeze(1), along(start, normal, t.clamp_min(0)), z)
 
