@@ -102,15 +102,14 @@ def fit_editor(
         if step % 2 and len(before.names):  # learn to compose with the edits fitted before
             z = before.apply(z, _random_edit(before, pick))
         side = torch.where(torch.rand(batch, generator=gen) < 0.5, -1.0, 1.0)
+        celeba_side = side * attribute.sign
         with torch.no_grad():
             x0 = draw(z)
             p0 = torch.sigmoid(classifier(x0))
         if attribute.kind == "slider":
             strength = 1 + (MAX_EDIT - 1) * torch.rand(batch, generator=gen)
             edited = attribute.slide(z, side * strength)
-            celeba_side = side * attribute.sign
         else:
-            celeba_side = side * attribute.sign
             edited = attribute.toggle(z, celeba_side)
         moved = torch.ones(batch) if attribute.kind == "slider" else (~attribute.stands(z, celeba_side)).float()
         x1 = draw(edited)

@@ -29,6 +29,7 @@ from .slider_specs import BASE_CONDITIONS, MAX_SIDE_EFFECT, TARGET_MOVE
 STRIP_SEEDS = (3, 14, 15, 92)
 STRIP_VALUES = (-3.0, -2.0, -1.0, 0.0, 1.0, 2.0, 3.0)
 COMBO: dict[str, float | str] = {"smiling": 2.0, "glasses": "on"}
+SMILE_ONLY = {k: v for k, v in COMBO.items() if k == "smiling"}  # what the combination is checked against
 COMBO_PICTURE_SEEDS = 8
 SAME_PERSON_TARGET, SAME_PERSON_TARGET_LOOSE = 0.9, 0.75  # the loose one for masculine and age
 LOOSE = ("masculine", "age")
@@ -168,8 +169,7 @@ def _monotone(judge: Judge, sliders: AttributeSet, name: str, own: int) -> float
 
 def _combo(judge: Judge, sliders: AttributeSet, names: list[str]) -> ComboMeasure:
     n = judge.identity_seeds
-    smile_only = {k: v for k, v in COMBO.items() if k == "smiling"}
-    alone, both = judge.draw(sliders, smile_only, n), judge.draw(sliders, COMBO, n)
+    alone, both = judge.draw(sliders, SMILE_ONLY, n), judge.draw(sliders, COMBO, n)
     p_alone, p_both = judge.probabilities(alone), judge.probabilities(both)
     smile, glasses = names.index("Smiling"), names.index("Eyeglasses")
     return ComboMeasure(
@@ -206,7 +206,7 @@ def targets_met(m: SliderMeasure, names: list[str]) -> tuple[bool, bool]:
     return bool(moves and held), min(m.after.same) >= need
 
 
-def strip(faces: Faces, name: str) -> np.ndarray:
+def strip(faces: Faces, sets: tuple[AttributeSet, AttributeSet], name: str) -> np.ndarray:
     """For each of STRIP_SEEDS, a row with the global direction and a row with the shipped editor,
     from the low end to the high end (toggles: off, unedited, on)."""
     a = faces.sliders[name]
@@ -214,18 +214,17 @@ def strip(faces: Faces, name: str) -> np.ndarray:
     rows = []
     for seed in STRIP_SEEDS:
         latent = faces.edit(faces.latent([seed]))
-        for sliders in (without_editors(faces.sliders), faces.sliders):
+        for sliders in sets:
             rows += [faces.decode(sliders.apply(latent, {name: v}) if v else latent)[0] for v in values]
     return grid(np.stack(rows), cols=len(values))
 
 
-def combo_picture(faces: Faces) -> np.ndarray:
+def combo_picture(faces: Faces, sets: tuple[AttributeSet, AttributeSet]) -> np.ndarray:
     """Columns: unedited, smiling +2, smiling +2 and glasses on, before, then after."""
     latents = faces.edit(faces.latent(list(range(COMBO_PICTURE_SEEDS))))
-    smile_only = {k: v for k, v in COMBO.items() if k == "smiling"}
     columns = [latents]
-    for sliders in (without_editors(faces.sliders), faces.sliders):
-        columns += [sliders.apply(latents, smile_only), sliders.apply(latents, COMBO)]
+    for sliders in sets:
+        columns += [sliders.apply(latents, SMILE_ONLY), sliders.apply(latents, COMBO)]
     images = np.stack([faces.decode(c) for c in columns], axis=1)  # (seeds, columns, 64, 64, 3)
     return grid(images.reshape(-1, *images.shape[2:]), cols=len(columns))
 
@@ -233,6 +232,7 @@ def combo_picture(faces: Faces) -> np.ndarray:
 def write(faces: Faces, m: Measures, out_md: Path) -> None:
     """docs/sliders.md from the measures, with a picture strip per slider and one of the combination."""
     pictures = out_md.parent / "sliders"
+    sets = (without_editors(faces.sliders), faces.sliders)  # before, after
     pictures.mkdir(parents=True, exist_ok=True)
     names = m.names
     rows, identity_rows, details = [], [], []
@@ -266,7 +266,7 @@ def write(faces: Faces, m: Measures, out_md: Path) -> None:
             + "\n".join(f"| {n} | {s.before.move[i]:+.3f} | {s.after.move[i]:+.3f} |" for i, n in enumerate(names))
             + "\n\n</details>\n"
         )
-        (pictures / f"{s.name}.png").write_bytes(png_bytes(strip(faces, s.name)))
+        (pictures / f"{s.name}.png").write_bytes(png_bytes(strip(faces, sets, s.name)))
     met = sum(all(targets_met(s, names)) for s in m.sliders)
     missed = [_missed(s, names) for s in m.sliders if not all(targets_met(s, names))]
     lines = [
@@ -330,7 +330,7 @@ def write(faces: Faces, m: Measures, out_md: Path) -> None:
             "Columns: unedited; before: smiling +2, smiling +2 glasses on; after: smiling +2, smiling +2 glasses on.",
             "",
         ]
-        (pictures / "combo.png").write_bytes(png_bytes(combo_picture(faces)))
+        (pictures / "combo.png").write_bytes(png_bytes(combo_picture(faces, sets)))
     if m.fd is not None:
         lines += [
             "## Edited faces stay faces",
