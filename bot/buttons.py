@@ -219,6 +219,7 @@ async def _post(
     view: Callable[[FaceState, int, Faces], discord.ui.View],
     quick: bool = True,
 ) -> None:
+    """Draw `latents` of the face (before its edits: the queue applies them) and post them."""
     owner, faces = interaction.user.id, service.faces
     drawing = Drawing(
         lambda: latents(faces, state),
@@ -226,6 +227,7 @@ async def _post(
         f"{caption}\n{notice}" if notice else caption,
         lambda: view(state, owner, faces),
         quick,
+        state.edits,
     )
     await service.draw(interaction, drawing)
 

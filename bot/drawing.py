@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -34,13 +34,15 @@ ANSWER_GRACE_S = 5.0  # on shutdown, time for the last answers to reach Discord
 
 @dataclass(frozen=True)
 class Drawing:
-    """One picture request: its latents, how its images become a file, its caption and buttons."""
+    """One picture request: its latents and the edits they are drawn with, how its images become a
+    file, its caption and buttons."""
 
     latents: Callable[[], torch.Tensor]
     encode: Callable[[np.ndarray], discord.File]
     caption: str
     view: Callable[[], discord.ui.View]
     quick: bool = True  # worth waiting a moment to answer with the picture itself (not a morph)
+    edits: Mapping[str, float | str] | None = None  # checked slider edits, applied in the batch
 
 
 class DrawingService:
@@ -56,6 +58,7 @@ class DrawingService:
             per_user=settings.per_user,
             batching=settings.batching,
             timeout_s=settings.draw_timeout_s,
+            edit=faces.sliders.apply,
         )
         self.shutdown_timeout = settings.shutdown_timeout_s
         self._encoder = ThreadPoolExecutor(max_workers=2, thread_name_prefix="encode")
@@ -78,7 +81,7 @@ class DrawingService:
 
     async def draw(self, interaction: discord.Interaction, drawing: Drawing) -> None:
         try:
-            ticket = self.queue.submit(drawing.latents(), interaction.user.id)
+            ticket = self.queue.submit(drawing.latents(), interaction.user.id, drawing.edits)
         except (ValueError, Refused) as e:
             await tell(interaction, f"⚠️ {e}")
             return

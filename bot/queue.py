@@ -1,8 +1,9 @@
 """The inference queue: batches latents from concurrent requests into one generator call.
 
-Every request (a face, a 2x2 of variations, a morph's frames) is a block of latents. Requests
-that arrive within `window_ms` of each other are concatenated, decoded in one batch off the event
-loop, and split back. As many batches are in flight as the backend draws side by side (its
+Every request (a face, a 2x2 of variations, a morph's frames) is a block of latents, with the
+slider edits they are drawn with. Requests that arrive within `window_ms` of each other are
+concatenated, edited (one slider call for all the requests that ask for the same edits), decoded in
+one batch off the event loop, and split back. As many batches are in flight as the backend draws side by side (its
 `concurrency`: worker threads, or Ray replicas), plus one full batch waiting in the backend's line
 while they are all busy; when fewer latents wait than would fill the idle workers, they are shared
 out evenly, so no worker idles while another draws a full batch.
@@ -25,7 +26,8 @@ import asyncio
 import logging
 import math
 import time
-from collections import Counter, deque
+from collections import Counter, defaultdict, deque
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -34,6 +36,7 @@ import torch
 from .backends import Backend
 
 log = logging.getLogger(__name__)
+EditFn = Callable[[torch.Tensor, Mapping[str, float | str]], torch.Tensor]  # latents, checked edits -> edited latents
 
 
 class Refused(Exception):
@@ -66,6 +69,7 @@ class Ticket:
     queue: InferenceQueue = field(repr=False)
     line_end: tuple[int, int] = (0, 0)  # requests and latents ever queued, up to and including this one
     since: float = 0.0  # when it was queued (event loop time)
+    edits: tuple[tuple[str, float | str], ...] = ()  # applied to z in the batch (hashable: requests alike share a call)
 
     def position(self) -> int:
         """Its place among the waiting requests: 1 for the first; 0 while being drawn or done."""
@@ -90,8 +94,10 @@ class InferenceQueue:
         per_user: int = 2,
         batching: bool = True,
         timeout_s: float = 30.0,
+        edit: EditFn | None = None,
     ):
         self.backend = backend
+        self.edit = edit  # how a request's edits move its latents (the sliders' apply); None: no edits taken
         self.max_batch = max_batch
         self.window = window_ms / 1000
         self.max_depth = max_depth
@@ -133,8 +139,11 @@ class InferenceQueue:
         rows = ticket.line_end[1] - self._taken[1]  # its own latents and those ahead of it
         return rows * self._row_s / self.backend.concurrency + self.window if rows > 0 else 0.0
 
-    def submit(self, z: torch.Tensor, user_id: int) -> Ticket:
-        """Queue latents (N, nz) for one user, or raise Refused at once."""
+    def submit(self, z: torch.Tensor, user_id: int, edits: Mapping[str, float | str] | None = None) -> Ticket:
+        """Queue latents (N, nz) for one user, to be drawn with `edits` (already checked), or raise
+        Refused at once."""
+        if edits and self.edit is None:
+            raise ValueError("this queue draws unedited latents only")
         if self._closed:
             raise ShuttingDown("The bot is restarting. Please try again in a minute.")
         if self.depth >= self.max_depth:
@@ -144,7 +153,7 @@ class InferenceQueue:
             raise UserBusy(f"You already have {n} faces being drawn. Wait for them to arrive, then ask again.")
         loop = asyncio.get_running_loop()
         self._queued = (self._queued[0] + 1, self._queued[1] + len(z))
-        ticket = Ticket(z, user_id, loop.create_future(), self, self._queued, loop.time())
+        ticket = Ticket(z, user_id, loop.create_future(), self, self._queued, loop.time(), tuple((edits or {}).items()))
         self._per_user[user_id] += 1
         ticket.future.add_done_callback(lambda _: self._release(user_id))
         self._pending.append(ticket)
@@ -227,7 +236,7 @@ class InferenceQueue:
 
     async def _draw(self, batch: list[Ticket]) -> None:
         try:
-            images = await self._call(torch.cat([t.z for t in batch]))
+            images = await self._call(self._latents(batch))
         except Exception as e:
             if len(batch) == 1:
                 _fail(batch[0], e)
@@ -244,6 +253,21 @@ class InferenceQueue:
             if not t.future.done():
                 t.future.set_result(images[start : start + len(t.z)])
             start += len(t.z)
+
+    def _latents(self, batch: list[Ticket]) -> torch.Tensor:
+        """The batch's latents with each request's edits: one edit call for the requests that ask
+        for the same edits (an edit moves each latent on its own, so this is what each would get alone)."""
+        parts = [t.z for t in batch]
+        alike: defaultdict[tuple, list[int]] = defaultdict(list)
+        for i, t in enumerate(batch):
+            if t.edits:
+                alike[t.edits].append(i)
+        for edits, members in alike.items():
+            assert self.edit is not None  # submit took these edits
+            edited = self.edit(torch.cat([parts[i] for i in members]), dict(edits))
+            for i, part in zip(members, edited.split([len(parts[i]) for i in members]), strict=True):
+                parts[i] = part
+        return torch.cat(parts)
 
     async def close(self, timeout: float = 10.0) -> None:
         """Stop taking requests, finish the queued ones within `timeout`, refuse the rest politely."""

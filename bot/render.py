@@ -20,20 +20,23 @@ VARIATION_SPREAD = 0.35  # how far variations stray from the face, relative to t
 
 
 def face_latent(faces: Faces, state: FaceState) -> torch.Tensor:
-    return faces.edit(faces.latent([state.seed]), state.edits, state.truncation)
+    """The face's latent before its edits (the queue applies them, batched with requests alike)."""
+    return faces.edit(faces.latent([state.seed]), None, state.truncation)
 
 
 def variation_latents(faces: Faces, state: FaceState, n: int = 4) -> torch.Tensor:
-    """n faces near this one: the seed's latent plus small seeded noise, rescaled to its norm."""
+    """n faces near this one, before their edits: the seed's latent plus small seeded noise,
+    rescaled to its norm."""
     base = faces.latent([state.seed])
     noise = torch.randn(n, faces.nz, generator=torch.Generator().manual_seed(state.seed ^ 0x5EED))
     z = base + VARIATION_SPREAD * noise
     z = z * (base.norm() / z.norm(dim=1, keepdim=True))
-    return faces.edit(z, state.edits, state.truncation)
+    return faces.edit(z, None, state.truncation)
 
 
 def morph_latents(faces: Faces, a: FaceState, seed_b: int, frames: int) -> torch.Tensor:
-    return faces.path(a.seed, seed_b, frames, a.truncation, a.edits)
+    """A morph's frames before their edits (the path edits every frame alike, so the queue can)."""
+    return faces.path(a.seed, seed_b, frames, a.truncation)
 
 
 def jpeg(image: np.ndarray) -> bytes:

@@ -32,6 +32,26 @@ async def test_requests_arriving_together_share_a_batch(faces):
         assert np.abs(images.astype(int) - faces.render([s]).astype(int)).max() <= 1
 
 
+async def test_requests_with_the_same_edits_share_one_edit_call(faces):
+    calls = []
+
+    def edit(z, edits):
+        calls.append((len(z), dict(edits)))
+        return faces.sliders.apply(z, edits)
+
+    q = make_queue(faces, window_ms=50, max_batch=32, per_user=5, edit=edit)
+    asks = [{"smiling": 2.0, "glasses": "on"}, {}, {"smiling": 2.0, "glasses": "on"}, {"age": -1.5}]
+    tickets = [q.submit(faces.latent([s, s + 100]), s, edits) for s, edits in enumerate(asks)]
+    results = await asyncio.gather(*(t.future for t in tickets))
+    assert q.batches == 1
+    assert sorted(calls, key=lambda c: c[0]) == [(2, {"age": -1.5}), (4, {"smiling": 2.0, "glasses": "on"})]
+    for s, (edits, images) in enumerate(zip(asks, results, strict=True)):
+        alone = faces.decode(faces.edit(faces.latent([s, s + 100]), edits))
+        assert np.abs(images.astype(int) - alone.astype(int)).max() <= 1, f"request {s} drawn as it would be alone"
+    with pytest.raises(ValueError, match="unedited"):
+        make_queue(faces).submit(faces.latent([1]), 1, {"smiling": 1.0})
+
+
 async def test_batch_cap_and_batching_off(faces):
     q = make_queue(faces, window_ms=50, max_batch=4)
     await asyncio.gather(*(q.submit(faces.latent([s]), user_id=s).future for s in range(6)))
