@@ -2,6 +2,7 @@
 
     python bench/bot_load.py [--n 200] [--window-ms 10] [--batch-cap 32] [--backend local|ray] [--replicas 2]
                              [--repeat 1] [--bursts 1] [--processes 1] [--no-unbatched] [--random] [--edited]
+                             [--metrics]
 
 The bot runs as `python -m bot` against the fake Discord of the tests (REST + gateway on
 127.0.0.1), on the GPU when torch sees one. All N interactions are delivered over the gateway at
@@ -10,7 +11,9 @@ image arrives over HTTP. With `--processes P` the bot runs as P processes holdin
 each (each with its own local backend, or all sharing the Ray one) and the requests are spread
 over the shards. With `--random` every /face comes without a seed, so the bot picks each one
 through the random-face critic, as for most users. With `--edited` every /face carries EDITS
-(a slider and a toggle, through their per-face editors).
+(a slider and a toggle, through their per-face editors). With `--metrics` each run is made twice,
+with the bot's Prometheus metrics off and on (scraped every SCRAPE_S, far more often than
+Prometheus would), alternating, and both medians are printed.
 
 Beside the bot's faces/s (B) it prints the generator's own faces/s at the bot's batch size on this
 machine (G, measured alone just before each run), so the figure holds whichever generator is
@@ -30,6 +33,7 @@ import argparse
 import asyncio
 import gc
 import os
+import socket
 import statistics
 import sys
 import time
@@ -40,6 +44,7 @@ import torch
 
 ROOT = Path(__file__).resolve().parent.parent
 EDITS = {"smiling": 2.0, "glasses": "on"}  # --edited: what every /face asks for
+SCRAPE_S = 1.0  # --metrics: how often /metrics is read during a run
 sys.path.insert(0, str(ROOT))
 from gan import Faces  # noqa: E402
 from tests.fake_discord import FakeDiscord, start_bot  # noqa: E402
@@ -81,6 +86,7 @@ async def run_once(
     processes: int = 1,
     random: bool = False,
     edited: bool = False,
+    metrics: bool = False,
 ) -> dict:
     sent: dict[str, float] = {}
     warm_tokens: set[str] = set()
@@ -117,10 +123,14 @@ async def run_once(
     }
     if processes > 1:
         settings["EXPRESSIONS_SHARD_COUNT"] = str(processes)
-    procs = [
-        await start_bot({**settings, "EXPRESSIONS_SHARD_IDS": str(i)} if processes > 1 else settings, output=DEVNULL)
-        for i in range(processes)
-    ]
+    ports = [free_port() for _ in range(processes)] if metrics else []
+
+    def own(i: int) -> dict[str, str]:  # bot process i's settings: its shard, its metrics port
+        shard = {"EXPRESSIONS_SHARD_IDS": str(i)} if processes > 1 else {}
+        return settings | shard | ({"EXPRESSIONS_METRICS_PORT": str(ports[i])} if metrics else {})
+
+    procs = [await start_bot(own(i), output=DEVNULL) for i in range(processes)]
+    scraping = asyncio.create_task(scrape(ports))
     try:
         for _ in range(1200):  # every shard connected, within 120 s
             if len(discord.shards) == processes:
@@ -152,6 +162,7 @@ async def run_once(
             elapsed += max(start, *done.values()) - start  # to this burst's last answer
         cpu1, own1, loop1 = cpu(), time.process_time(), cpu(thread=True)
     finally:
+        scraping.cancel()
         for proc in procs:
             proc.terminate()
         for proc in procs:
@@ -168,6 +179,27 @@ async def run_once(
         "loop_cpu_ms": None if loop0 is None or loop1 is None else (loop1 - loop0) * 1000 / len(sent),
         "fake_cpu_ms": (own1 - own0) * 1000 / len(sent),
     }
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+async def scrape(ports: list[int]) -> None:
+    """Read every bot process's /metrics each SCRAPE_S, as Prometheus would (until cancelled)."""
+    import aiohttp
+
+    async with aiohttp.ClientSession() as session:
+        while ports:
+            await asyncio.sleep(SCRAPE_S)
+            for port in ports:
+                try:
+                    async with session.get(f"http://127.0.0.1:{port}/metrics") as r:
+                        await r.read()
+                except aiohttp.ClientError:
+                    pass  # still starting
 
 
 def start_ray(device: str, replicas: int) -> str:
@@ -196,6 +228,7 @@ def main() -> None:
     p.add_argument("--no-unbatched", action="store_true", help="skip the run with batching off")
     p.add_argument("--random", action="store_true", help="every /face without a seed: the bot picks it (the critic)")
     p.add_argument("--edited", action="store_true", help=f"every /face with edits: {EDITS}")
+    p.add_argument("--metrics", action="store_true", help="each run with the metrics off, then on (scraped)")
     p.add_argument("--repeat", type=int, default=1, help="runs of each kind; the median is the figure to quote")
     p.add_argument(
         "--bursts", type=int, default=1, help="bursts of N per run, one after another, to the same bot process"
@@ -210,47 +243,56 @@ def main() -> None:
         + (f", every face edited {EDITS}" if args.edited else "")
     )
     ray_address = start_ray(device, args.replicas) if args.backend == "ray" else None
+    variants = (False, True) if args.metrics else (False,)  # metrics off / on, alternating
     for batching in (True,) if args.no_unbatched else (True, False):
-        ratios, p99s = [], []
+        ratios: dict[bool, list[float]] = {v: [] for v in variants}
+        p99s: dict[bool, list[float]] = {v: [] for v in variants}
         for _ in range(args.repeat):
-            g = generator_rate(args.batch_cap, device)  # next to each run: this machine's speed drifts
-            # The fake Discord shares this process with torch: a full collection of that heap stops it
-            # for ~60 ms, which the bot's figures would take for its own (the bot freezes its heap too)
-            gc.collect()
-            gc.freeze()
-            r = asyncio.run(
-                run_once(
-                    args.n,
-                    batching,
-                    args.window_ms,
-                    args.batch_cap,
-                    args.backend,
-                    args.replicas,
-                    ray_address,
-                    device,
-                    args.bursts,
-                    args.processes,
-                    args.random,
-                    args.edited,
+            for metrics in variants:
+                g = generator_rate(args.batch_cap, device)  # next to each run: this machine's speed drifts
+                # The fake Discord shares this process with torch: a full collection of that heap stops it
+                # for ~60 ms, which the bot's figures would take for its own (the bot freezes its heap too)
+                gc.collect()
+                gc.freeze()
+                r = asyncio.run(
+                    run_once(
+                        args.n,
+                        batching,
+                        args.window_ms,
+                        args.batch_cap,
+                        args.backend,
+                        args.replicas,
+                        ray_address,
+                        device,
+                        args.bursts,
+                        args.processes,
+                        args.random,
+                        args.edited,
+                        metrics,
+                    )
                 )
-            )
-            b, target = r["img_s"], args.n / r["img_s"] + 0.3
-            bot_cpu = (
-                "?" if r["bot_cpu_ms"] is None else f"{r['bot_cpu_ms']:.2f} ms (event loop {r['loop_cpu_ms']:.2f})"
-            )
-            print(
-                f"batching {'on ' if batching else 'off'}: G = {g:.0f} faces/s (the generator alone at batch "
-                f"{args.batch_cap})  B = {b:.0f} faces/s = {b / g:.2f} G  p50 {r['p50']:.2f} s  "
-                f"p99 {r['p99']:.2f} s (target {target:.2f})  max {r['max']:.2f} s  lost {r['lost']}  "
-                f"CPU per face: bot {bot_cpu}, fake Discord {r['fake_cpu_ms']:.2f} ms"
-            )
-            ratios.append(b / g)
-            p99s.append(r["p99"] - target)
-        if args.repeat > 1:
-            print(
-                f"  median of {args.repeat}: B = {statistics.median(ratios):.2f} G (target 0.5), "
-                f"p99 {statistics.median(p99s):+.2f} s from its target"
-            )
+                b, target = r["img_s"], args.n / r["img_s"] + 0.3
+                bot_cpu = (
+                    "?" if r["bot_cpu_ms"] is None else f"{r['bot_cpu_ms']:.2f} ms (event loop {r['loop_cpu_ms']:.2f})"
+                )
+                print(
+                    f"batching {'on ' if batching else 'off'}{', metrics on ' if metrics else ''}: G = {g:.0f} "
+                    f"faces/s (the generator alone at batch {args.batch_cap})  B = {b:.0f} faces/s = {b / g:.2f} G  "
+                    f"p50 {r['p50']:.2f} s  p99 {r['p99']:.2f} s (target {target:.2f})  max {r['max']:.2f} s  "
+                    f"lost {r['lost']}  CPU per face: bot {bot_cpu}, fake Discord {r['fake_cpu_ms']:.2f} ms"
+                )
+                ratios[metrics].append(b / g)
+                p99s[metrics].append(r["p99"] - target)
+        for metrics in variants:
+            if args.repeat > 1:
+                print(
+                    f"  median of {args.repeat}{' with metrics on' if metrics else ''}: "
+                    f"B = {statistics.median(ratios[metrics]):.2f} G (target 0.5), "
+                    f"p99 {statistics.median(p99s[metrics]):+.2f} s from its target"
+                )
+        if args.metrics:
+            off, on = (statistics.median(ratios[v]) for v in variants)
+            print(f"  metrics on against off: B {100 * (on / off - 1):+.1f} % (target: within 3 %)")
 
 
 if __name__ == "__main__":

@@ -24,15 +24,39 @@ from dotenv import load_dotenv
 from gan import CheckpointError
 
 from .app import ExpressionsBot, create_bot
-from .settings import Settings
+from .logs import setup_logging
+from .settings import ENV_NAMES, Settings
 
 HINT = "copy .env.example to .env and set DISCORD_TOKEN (see the README)"
 CLOSE_GRACE_S = 10.0  # after draining, how long the connection may take to close
 log = logging.getLogger("bot")
 
 
+class CannotListen(Exception):
+    """The metrics server could not take its port (str(e) is the one line to print)."""
+
+
 async def serve(bot: ExpressionsBot, token: str) -> None:
-    """Run until Discord ends the session or a signal asks us to stop."""
+    """Run until Discord ends the session or a signal asks us to stop; the metrics server, if
+    asked for, listens from before the first connection until the end."""
+    server = bot.metrics_server()
+    if server is not None:
+        try:
+            await server.start()
+        except OSError as e:
+            where = f"{server.host}:{server.port}"
+            raise CannotListen(
+                f"{ENV_NAMES['metrics_port']}: cannot listen on {where} ({e.strerror or e}); "
+                "is another process using that port?"
+            ) from None
+    try:
+        await _run(bot, token)
+    finally:
+        if server is not None:
+            await server.stop()
+
+
+async def _run(bot: ExpressionsBot, token: str) -> None:
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
 
@@ -95,9 +119,12 @@ def main() -> int:
     # the collector's sight, a full collection under load takes ~5 ms instead of ~50 ms with every
     # thread stopped (docs/bot_load.md)
     gc.freeze()
-    discord.utils.setup_logging(level=logging.INFO, root=True)
+    setup_logging(settings.log_format, settings.token)
     try:
         asyncio.run(serve(bot, settings.token))
+    except CannotListen as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
     except discord.LoginFailure:
         print(f"error: Discord rejected DISCORD_TOKEN: {HINT}", file=sys.stderr)
         return 2

@@ -1,5 +1,6 @@
-"""The bot object: a discord.py AutoShardedBot that assembles the parts (the drawing service, the
-commands' cog, the face buttons) and drains the service before it disconnects."""
+"""The bot object: a discord.py AutoShardedBot that assembles the parts (the drawing service and the
+views it posts under, the commands' cog, the face buttons and the editor, the metrics) and drains
+the service before it disconnects."""
 
 from __future__ import annotations
 
@@ -12,10 +13,13 @@ from discord.ext import commands
 from gan import Faces
 
 from .backends import Backend, create_backend
-from .buttons import FACE_BUTTONS
+from .buttons import FACE_BUTTONS, face_view, result_view
 from .cog import FaceCog
-from .drawing import DrawingService
+from .drawing import DrawingService, Views
+from .editor import EDITOR_ITEMS
 from .gateway import tolerate_bad_frames
+from .logs import bind
+from .metrics import Metrics, MetricsServer, PrometheusMetrics, Vitals
 from .settings import Settings
 
 log = logging.getLogger("bot")
@@ -39,7 +43,51 @@ class ExpressionsBot(commands.AutoShardedBot):
         self.faces = faces
         self.backend = backend
         self.drawing: DrawingService | None = None  # built in setup_hook, with the event loop running
+        self.metrics = PrometheusMetrics(self.vitals) if settings.metrics_port is not None else Metrics()
         self._drained = False
+        self.tree.interaction_check = self._take  # type: ignore[method-assign]
+
+    async def _take(self, interaction: discord.Interaction) -> bool:
+        """Every slash command passes here first: tag its log lines."""
+        bind(interaction)
+        return True
+
+    def metrics_server(self) -> MetricsServer | None:
+        """The /metrics and /healthz server the settings ask for (None: metrics off); not started."""
+        if not isinstance(self.metrics, PrometheusMetrics) or self.settings.metrics_port is None:
+            return None
+        return MetricsServer(self.metrics, self.health, self.settings.metrics_host, self.settings.metrics_port)
+
+    def vitals(self) -> Vitals:
+        queue = self.drawing.queue if self.drawing is not None else None
+        return Vitals(
+            queue_depth=queue.depth if queue else 0,
+            batches_in_flight=queue.in_flight if queue else 0,
+            draw_timeouts=queue.timeouts if queue else 0,
+            workers_replaced=getattr(self.backend, "abandoned", 0),
+            shards=len(self.shards),
+            shards_connected=sum(not s.is_closed() for s in self.shards.values()),
+            model={
+                "generator": str(self.faces.meta.get("source", "unknown")),
+                "arch": str(self.faces.meta.get("config", {}).get("arch", "unknown")),
+                "sliders": self.faces.sliders.fingerprint,
+            },
+        )
+
+    def health(self) -> str | None:
+        """Why the bot is not healthy now, or None: it must be connected (every shard it holds), not
+        draining, and its workers must have drawn within the draw timeout whenever work waited."""
+        if self._drained:
+            return "draining: shutting down"
+        if not self.shards or self.is_closed():
+            return "not connected to Discord"
+        down = sorted(i for i, s in self.shards.items() if s.is_closed())
+        if down:
+            return f"shards {down} disconnected"
+        stalled = self.drawing.queue.stalled_s() if self.drawing is not None else 0.0
+        if stalled > self.settings.draw_timeout_s:
+            return f"no faces drawn for {stalled:.0f} s while requests waited"
+        return None
 
     async def login(self, token: str) -> None:
         # discord.py's default pool has no limit: 200 answers at once would open 200 connections
@@ -50,9 +98,10 @@ class ExpressionsBot(commands.AutoShardedBot):
         await super().login(token)
 
     async def setup_hook(self) -> None:
-        self.drawing = DrawingService(self.faces, self.backend, self.settings)
+        views = Views(face=face_view, result=result_view)
+        self.drawing = DrawingService(self.faces, self.backend, self.settings, views, self.metrics)
         await self.add_cog(FaceCog(self, self.drawing))
-        self.add_dynamic_items(*FACE_BUTTONS)
+        self.add_dynamic_items(*FACE_BUTTONS, *EDITOR_ITEMS)
         if self.settings.dev_guild:
             guild = discord.Object(self.settings.dev_guild)
             self.tree.copy_global_to(guild=guild)

@@ -6,26 +6,25 @@ buttons on old messages keep working after a restart or a slider refit (see bot/
 A custom_id that cannot be read still reaches its class (the templates accept anything between
 the colons) and is answered with a clear message in `interaction_check`; ids that match no
 template at all are answered by `FaceCog.on_interaction`. Each button does its own work through
-the bot's `DrawingService` (bot/drawing.py); `post_face`, `post_variations` and `post_morph` are
-what the slash commands and the buttons both post.
+the bot's `DrawingService` (bot/drawing.py), posting through bot/posts.py as the slash commands do;
+Edit opens the private editor (bot/editor.py).
 """
 
 from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Callable
 from typing import ClassVar, Protocol
 
 import discord
-import numpy as np
-import torch
 
 from gan import Faces
 from gan.faces import MORPH_FRAMES
 
-from . import render
-from .drawing import Drawing, DrawingService
+from .drawing import DrawingService
+from .editor import EDITOR_ITEMS, open_editor
+from .logs import bind
+from .posts import post_face, post_morph, post_variations
 from .replies import FAILED, tell
 from .state import Decoded, FaceState, decode
 
@@ -74,7 +73,9 @@ class FaceButton(discord.ui.DynamicItem[discord.ui.Button], template=_template("
             return cls(item.custom_id, error=BROKEN)
 
     async def interaction_check(self, interaction: discord.Interaction) -> bool:
+        bind(interaction)
         if self.error:
+            _count(interaction, "invalid")
             await tell(interaction, f"⚠️ {self.error}")
             return False
         return True
@@ -84,6 +85,7 @@ class FaceButton(discord.ui.DynamicItem[discord.ui.Button], template=_template("
             await self.run(interaction, _service(interaction))
         except Exception:  # noqa: BLE001 - logged; the user still gets an answer
             log.exception("button %s failed", self.custom_id)
+            _count(interaction, "failed")
             await tell(interaction, f"⚠️ {FAILED}")
 
     async def run(self, interaction: discord.Interaction, service: DrawingService) -> None:
@@ -115,10 +117,18 @@ class MorphButton(FaceButton, template=_template("morph")):
         await post_morph(service, interaction, state, seed_b, MORPH_FRAMES, self.decoded.notice())
 
 
+class EditButton(FaceButton, template=_template("edit")):
+    ACTION, LABEL, EMOJI = "edit", "Edit", "✏️"
+
+    async def run(self, interaction: discord.Interaction, service: DrawingService) -> None:
+        await open_editor(service, interaction, self.decoded)
+
+
 class DetailsButton(FaceButton, template=_template("details")):
     ACTION, LABEL, EMOJI = "details", "Details", "ℹ️"
 
     async def run(self, interaction: discord.Interaction, service: DrawingService) -> None:
+        service.count(interaction, "answered")
         await tell(interaction, details_text(service.faces, self.decoded, self.owner))
 
 
@@ -129,6 +139,7 @@ class DeleteButton(FaceButton, template=_template("delete")):
         if not await super().interaction_check(interaction):
             return False
         if interaction.user.id != self.owner:
+            _count(interaction, "invalid")
             await tell(interaction, f"Only <@{self.owner}> can delete this.")
             return False
         return True
@@ -139,14 +150,17 @@ class DeleteButton(FaceButton, template=_template("delete")):
             await interaction.delete_original_response()
         except discord.HTTPException as e:
             log.warning("delete failed: %s", e)
+            service.count(interaction, "failed")
             await tell(interaction, "⚠️ Discord would not delete that message just now. Please try again.")
+        else:
+            service.count(interaction, "answered")
 
 
-FACE_BUTTONS = (RerollButton, VariationsButton, MorphButton, DetailsButton, DeleteButton)
+FACE_BUTTONS = (RerollButton, VariationsButton, MorphButton, EditButton, DetailsButton, DeleteButton)
 
 
 def face_view(state: FaceState, owner: int, faces: Faces) -> discord.ui.View:
-    """The five buttons under a face."""
+    """The six buttons under a face."""
     return _view(FACE_BUTTONS, state, owner, faces)
 
 
@@ -166,8 +180,8 @@ def _view(buttons: tuple[type[FaceButton], ...], state: FaceState, owner: int, f
 
 
 def known(custom_id: str) -> bool:
-    """Whether one of the face buttons will pick this custom_id up."""
-    return any(cls.__discord_ui_compiled_template__.fullmatch(custom_id) for cls in FACE_BUTTONS)
+    """Whether one of the face buttons or the editor's components will pick this custom_id up."""
+    return any(cls.__discord_ui_compiled_template__.fullmatch(custom_id) for cls in (*FACE_BUTTONS, *EDITOR_ITEMS))
 
 
 def _service(interaction: discord.Interaction) -> DrawingService | None:
@@ -175,61 +189,11 @@ def _service(interaction: discord.Interaction) -> DrawingService | None:
     return client.drawing
 
 
-# --- what gets posted -------------------------------------------------------------------------------
-async def post_face(
-    service: DrawingService, interaction: discord.Interaction, state: FaceState, notice: str = ""
-) -> None:
-    """A face with its five buttons."""
-    await _post(service, interaction, state, notice, render.face_latent, render.face_file, state.caption(), face_view)
-
-
-async def post_variations(
-    service: DrawingService, interaction: discord.Interaction, state: FaceState, notice: str = ""
-) -> None:
-    """A grid of faces near this one; its requester can delete it."""
-    caption = f"Variations of {state.caption()}"
-    await _post(service, interaction, state, notice, render.variation_latents, render.grid_file, caption, result_view)
-
-
-async def post_morph(
-    service: DrawingService,
-    interaction: discord.Interaction,
-    state: FaceState,
-    seed_b: int,
-    frames: int,
-    notice: str = "",
-) -> None:
-    """A GIF of this face turning into seed_b's; its requester can delete it."""
-    caption = f"{state.caption()} → seed {seed_b} · {frames} frames"
-
-    def latents(faces: Faces, state: FaceState) -> torch.Tensor:
-        return render.morph_latents(faces, state, seed_b, frames)
-
-    await _post(service, interaction, state, notice, latents, render.gif_file, caption, result_view, quick=False)
-
-
-async def _post(
-    service: DrawingService,
-    interaction: discord.Interaction,
-    state: FaceState,
-    notice: str,
-    latents: Callable[[Faces, FaceState], torch.Tensor],
-    encode: Callable[[np.ndarray], discord.File],
-    caption: str,
-    view: Callable[[FaceState, int, Faces], discord.ui.View],
-    quick: bool = True,
-) -> None:
-    """Draw `latents` of the face (before its edits: the queue applies them) and post them."""
-    owner, faces = interaction.user.id, service.faces
-    drawing = Drawing(
-        lambda: latents(faces, state),
-        encode,
-        f"{caption}\n{notice}" if notice else caption,
-        lambda: view(state, owner, faces),
-        quick,
-        state.edits,
-    )
-    await service.draw(interaction, drawing)
+def _count(interaction: discord.Interaction, outcome: str) -> None:
+    """Record an answer that draws nothing (not while the bot is starting: no service yet)."""
+    service = _service(interaction)
+    if service is not None:
+        service.count(interaction, outcome)
 
 
 def details_text(faces: Faces, decoded: Decoded, owner: int) -> str:

@@ -19,11 +19,13 @@ from discord.ext import commands
 
 from gan import Faces
 from gan.attributes import SLIDER_RANGE, TOGGLE_VALUES
-from gan.faces import MORPH_FRAMES
+from gan.faces import MORPH_FRAMES, SWEEP_FRAMES
 from gan.latent import MAX_SEED
 
-from .buttons import known, post_face, post_morph
+from .buttons import known
 from .drawing import DrawingService
+from .logs import bind
+from .posts import post_animation, post_face, post_morph
 from .replies import FAILED, tell
 from .state import MAX_MORPH_FRAMES, TRUNCATION_RANGE, BadRequest, FaceState, check_frames, check_seed_option
 
@@ -67,6 +69,8 @@ class FaceCog(commands.Cog):
     # --- errors and strays ------------------------------------------------------------------------
     async def on_app_command_error(self, interaction: discord.Interaction, error: app_commands.AppCommandError):
         original = getattr(error, "original", error)
+        bad_request = (BadRequest, app_commands.TransformerError, app_commands.CommandSignatureMismatch)
+        self.service.count(interaction, "invalid" if isinstance(original, bad_request) else "failed")
         if isinstance(original, (BadRequest, app_commands.TransformerError)):
             await tell(interaction, f"⚠️ {original}")
             return
@@ -84,9 +88,11 @@ class FaceCog(commands.Cog):
     async def on_interaction(self, interaction: discord.Interaction) -> None:
         """A button no face-button class will pick up (a forged or retired custom_id) still gets an answer."""
         if interaction.type is discord.InteractionType.component:
+            bind(interaction)
             custom_id = (interaction.data or {}).get("custom_id", "")
             if not known(custom_id) or not _on_message(interaction.message, custom_id):
                 log.info("unknown button %r", custom_id)
+                self.service.metrics.interaction("unknown", "invalid")  # not its forged action: labels stay few
                 await tell(interaction, f"⚠️ {UNKNOWN_BUTTON}")
 
 
@@ -133,7 +139,14 @@ def build_commands(cog: FaceCog) -> list[app_commands.Command]:
         state = FaceState.create(faces, seed_a, truncation, options)
         await post_morph(cog.service, interaction, state, check_seed_option(seed_b), check_frames(frames))
 
+    async def animate(interaction: discord.Interaction, seed: int, slider: str, frames: int | None = None) -> None:
+        if slider not in faces.attributes:  # Discord offers the choices; a forged payload may not keep to them
+            raise BadRequest(f"slider must be one of {', '.join(faces.attributes)}, got {slider!r}")
+        state = FaceState.create(faces, seed, None, {})
+        await post_animation(cog.service, interaction, state, slider, check_frames(frames, SWEEP_FRAMES))
+
     async def attributes(interaction: discord.Interaction) -> None:
+        cog.service.count(interaction, "answered")
         await tell(interaction, cog.attributes_text())
 
     kw = inspect.Parameter.KEYWORD_ONLY
@@ -169,7 +182,29 @@ def build_commands(cog: FaceCog) -> list[app_commands.Command]:
                 "truncation": f"{lo:g}-{hi:g}: lower is tamer",
             },
         ),
+        animate_command(faces, animate, frames),
         app_commands.Command(
             name="attributes", description="List the face sliders and what they do", callback=attributes
         ),
     ]
+
+
+def animate_command(faces: Faces, callback, frames) -> app_commands.Command:
+    """/animate seed slider [frames]: the slider's choices are the model's sliders (Discord allows 25)."""
+    choices = [app_commands.Choice(name=n, value=n) for n in faces.attributes[:MAX_OPTIONS]]
+    callback.__signature__ = inspect.Signature(
+        [
+            inspect.Parameter("interaction", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=discord.Interaction),
+            inspect.Parameter("seed", inspect.Parameter.KEYWORD_ONLY, annotation=Seed),
+            inspect.Parameter("slider", inspect.Parameter.KEYWORD_ONLY, annotation=str),
+            inspect.Parameter("frames", inspect.Parameter.KEYWORD_ONLY, default=None, annotation=frames),
+        ]
+    )
+    app_commands.describe(
+        seed="the face",
+        slider="the slider to sweep from one end to the other and back",
+        frames=f"2 to {MAX_MORPH_FRAMES} (default {SWEEP_FRAMES})",
+    )(callback)
+    if choices:
+        app_commands.choices(slider=choices)(callback)
+    return app_commands.Command(name="animate", description="Animate one slider on a face", callback=callback)

@@ -34,29 +34,32 @@ import numpy as np
 import torch
 
 from .backends import Backend
+from .metrics import Metrics
 
 log = logging.getLogger(__name__)
 EditFn = Callable[[torch.Tensor, Mapping[str, float | str]], torch.Tensor]  # latents, checked edits -> edited latents
 
 
 class Refused(Exception):
-    """A request that was not drawn; str(e) is meant for the user."""
+    """A request that was not drawn; str(e) is meant for the user, `outcome` for the metrics."""
+
+    outcome = "failed"
 
 
 class QueueFull(Refused):
-    pass
+    outcome = "busy"
 
 
 class UserBusy(Refused):
-    pass
+    outcome = "over_cap"
 
 
 class ShuttingDown(Refused):
-    pass
+    outcome = "shutting_down"
 
 
 class DrawTimeout(Refused):
-    pass
+    outcome = "timed_out"
 
 
 @dataclass(eq=False)
@@ -95,9 +98,11 @@ class InferenceQueue:
         batching: bool = True,
         timeout_s: float = 30.0,
         edit: EditFn | None = None,
+        metrics: Metrics | None = None,
     ):
         self.backend = backend
         self.edit = edit  # how a request's edits move its latents (the sliders' apply); None: no edits taken
+        self.metrics = metrics or Metrics()
         self.max_batch = max_batch
         self.window = window_ms / 1000
         self.max_depth = max_depth
@@ -117,6 +122,20 @@ class InferenceQueue:
         self.images = 0
         self.timeouts = 0  # generator calls abandoned
         self._row_s = 0.0  # recent seconds per latent of one call (0 until the first is drawn)
+        self._drawn_at = 0.0  # when a generator call last came back with faces (event loop time)
+
+    @property
+    def in_flight(self) -> int:
+        """Generator calls being drawn now."""
+        return len(self._flying)
+
+    def stalled_s(self) -> float:
+        """Seconds for which requests have been waiting or drawing without any generator call coming
+        back with faces; 0 while the queue is empty."""
+        waiting = [t.since for t in (*self._pending, *self._running)]
+        if not waiting:
+            return 0.0
+        return asyncio.get_running_loop().time() - max(self._drawn_at, min(waiting))
 
     @property
     def depth(self) -> int:
@@ -204,8 +223,11 @@ class InferenceQueue:
             raise DrawTimeout(
                 f"Drawing this took longer than {self.timeout:g} s, so I gave up on it. Please try again."
             ) from None
-        row_s = (time.perf_counter() - start) / len(z)
+        took = time.perf_counter() - start
+        row_s = took / len(z)
         self._row_s = row_s if not self._row_s else 0.8 * self._row_s + 0.2 * row_s  # smoothed
+        self._drawn_at = asyncio.get_running_loop().time()
+        self.metrics.batch(len(z), took)
         return images
 
     async def _drain(self) -> None:

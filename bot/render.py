@@ -59,3 +59,8 @@ def grid_file(images: np.ndarray, name: str = "variations.jpg") -> discord.File:
 
 def gif_file(images: np.ndarray, name: str = "morph.gif") -> discord.File:
     return discord.File(io.BytesIO(gif_bytes(images)), filename=name)
+
+
+def animation_file(images: np.ndarray, name: str = "animation.gif") -> discord.File:
+    """A slider's animation: its frames already make the loop (Faces.sweep), so no bounce."""
+    return discord.File(io.BytesIO(gif_bytes(images, bounce=False)), filename=name)

@@ -16,6 +16,8 @@ log = logging.getLogger(__name__)
 FAILED = "Sorry, something went wrong while drawing that. Please try again."
 UNDELIVERED = "⚠️ I drew it, but Discord would not take the message. Please try again in a moment."
 REFUSED = "⚠️ Discord would not take my answer to that. Please try again in a moment."
+# responses whose message the outcome replaces: the queue note, and a redraw in place deferred
+EDITABLE = (discord.InteractionResponseType.channel_message, discord.InteractionResponseType.deferred_message_update)
 
 
 async def tell(interaction: discord.Interaction, text: str, *, ephemeral: bool = True) -> bool:
@@ -41,18 +43,33 @@ async def tell(interaction: discord.Interaction, text: str, *, ephemeral: bool =
         return False
 
 
-async def deliver(interaction: discord.Interaction, content: str, fallback: str = UNDELIVERED, **message) -> bool:
-    """Post an interaction's outcome wherever it belongs now: as the response if none was sent yet,
-    over the queue note if that was the response, or as the follow-up of a "thinking...". If
-    Discord refuses it, `fallback` is said instead. True if the outcome itself was posted."""
+async def deliver(
+    interaction: discord.Interaction,
+    content: str,
+    fallback: str = UNDELIVERED,
+    *,
+    ephemeral: bool = False,
+    update: bool = False,
+    **message,
+) -> bool:
+    """Post an interaction's outcome wherever it belongs now: as the response if none was sent yet
+    (with `update`, by redrawing the message whose button was pressed; with `ephemeral`, seen by its
+    user alone), over the queue note or the deferred redraw, or as the follow-up of a "thinking...".
+    If Discord refuses it, `fallback` is said instead. True if the outcome itself was posted."""
     file = message.pop("file", None)
+    new = {"file": file} if file else {}
+    # an edit replaces the attachments, except a redraw's failure, which leaves the last picture up
+    edit = {"attachments": [file] if file else []} if file or not update else {}
     try:
         if not interaction.response.is_done():
-            await interaction.response.send_message(content, **({"file": file} if file else {}), **message)
-        elif interaction.response.type is discord.InteractionResponseType.channel_message:
-            await interaction.edit_original_response(content=content, attachments=[file] if file else [], **message)
+            if update:
+                await interaction.response.edit_message(content=content, **edit, **message)
+            else:
+                await interaction.response.send_message(content, ephemeral=ephemeral, **new, **message)
+        elif interaction.response.type in EDITABLE:
+            await interaction.edit_original_response(content=content, **edit, **message)
         else:
-            await interaction.followup.send(content, **({"file": file} if file else {}), **message)
+            await interaction.followup.send(content, ephemeral=ephemeral, **new, **message)
         return True
     except discord.HTTPException as e:
         log.warning("Discord refused the outcome (%s); telling the user instead", e)
@@ -62,7 +79,7 @@ async def deliver(interaction: discord.Interaction, content: str, fallback: str 
             return False
         except discord.HTTPException:
             pass
-    await tell(interaction, fallback, ephemeral=False)
+    await tell(interaction, fallback, ephemeral=ephemeral)
     return False
 
 

@@ -30,11 +30,13 @@ RANGES = {  # inclusive; a value outside is refused at start rather than breakin
     "ray_max_replicas": (1, 256),
     "shard_count": (1, 100_000),
     "dev_guild": (1, 2**64 - 1),
+    "metrics_port": (1, 65535),
 }
-OPTIONAL = {"workers", "ray_max_replicas", "shard_count", "dev_guild"}  # None = not set
+OPTIONAL = {"workers", "ray_max_replicas", "shard_count", "dev_guild", "metrics_port"}  # None = not set
 SWITCH = {"1": True, "true": True, "yes": True, "on": True, "0": False, "false": False, "no": False, "off": False}
 DEVICES = ("auto", "cpu", "cuda")
 BACKENDS = ("local", "ray")
+LOG_FORMATS = ("text", "json")
 LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1"}
 
 
@@ -59,6 +61,9 @@ class Settings:
     shard_count: int | None = None  # gateway shards in all, across every bot process (None: Discord's advice)
     shard_ids: tuple[int, ...] | None = None  # the shards this process holds (None: all of them)
     dev_guild: int | None = None  # sync commands to this guild only (instant, for development)
+    metrics_port: int | None = None  # Prometheus /metrics and /healthz on this port (None: off)
+    metrics_host: str = "127.0.0.1"  # the address they listen on (0.0.0.0: every interface)
+    log_format: str = "text"  # text: readable lines; json: one JSON object per line, for log shippers
     fake_discord_url: str | None = None  # tests only: a fake Discord on this machine
 
     def __post_init__(self) -> None:
@@ -87,6 +92,14 @@ class Settings:
                     f"{ENV_NAMES['shard_ids']} must be distinct shard numbers from 0 to {self.shard_count - 1}, "
                     f"got {self.shard_ids}"
                 )
+        if self.log_format not in LOG_FORMATS:
+            raise ValueError(
+                f"{ENV_NAMES['log_format']} must be one of {', '.join(LOG_FORMATS)}, got {self.log_format!r}"
+            )
+        if not self.metrics_host or any(c.isspace() for c in self.metrics_host):
+            raise ValueError(
+                f"{ENV_NAMES['metrics_host']} must be an address such as 127.0.0.1, got {self.metrics_host!r}"
+            )
         if self.device not in DEVICES:
             raise ValueError(f"{ENV_NAMES['device']} must be one of {', '.join(DEVICES)}, got {self.device!r}")
         if self.fake_discord_url and urlparse(self.fake_discord_url).hostname not in LOOPBACK_HOSTS:

@@ -29,7 +29,7 @@ STEP = 0.1
 SLIDER_CODES = (string.digits + string.ascii_uppercase + string.ascii_lowercase)[:61]  # -3.0 .. +3.0
 TOGGLE_CODES = {"on": "+", "off": "-"}
 TRUNCATION_RANGE = (0.1, 1.0)
-MAX_MORPH_FRAMES = 48  # of a /morph; every morph is checked against it, whatever Discord let through
+MAX_MORPH_FRAMES = 48  # of a /morph or /animate; every one is checked against it, whatever Discord let through
 PACKED = re.compile(rf"(\d{{1,10}})\.(\d{{1,3}})\.([0-9a-f]{{4}})\.((?:{KEY.pattern}[0-9A-Za-y+\-])*)")
 EDIT = re.compile(rf"({KEY.pattern})(.)")
 # buttons posted before slider keys: edit = (index into this order, code); "y"/"z" = toggle off/on
@@ -58,10 +58,10 @@ def check_truncation(value: float | None) -> float:
     return round(float(value), 2)
 
 
-def check_frames(value: int | None) -> int:
-    """None -> the default morph length; otherwise checked."""
+def check_frames(value: int | None, default: int = MORPH_FRAMES) -> int:
+    """None -> the default length (a morph's unless told); otherwise checked."""
     if value is None:
-        return MORPH_FRAMES
+        return default
     if not is_whole(value, 2, MAX_MORPH_FRAMES):
         raise BadRequest(f"frames must be a whole number from 2 to {MAX_MORPH_FRAMES}, got {value!r}")
     return value

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .attributes import AttributeSet, Edits
+from .attributes import SLIDER_RANGE, TOGGLE_VALUES, AttributeSet, Edits
 from .checkpoint import load_generator
 from .checks import is_whole
 from .critic import LatentCritic
@@ -25,6 +25,7 @@ ATTRIBUTES_FILE = "attributes.safetensors"
 CRITIC_FILE = "critic.safetensors"
 MAX_FRAMES = 256
 MORPH_FRAMES = 16  # a morph's length when none is asked for
+SWEEP_FRAMES = 24  # a slider animation's length when none is asked for
 MAX_RANDOM_SEEDS = 4096  # of one random_seeds call
 CRITIC_TRIES = 16  # candidates per random seed before the best of them is taken anyway
 PRECISIONS = {"fp32": torch.float32, "bf16": torch.bfloat16}
@@ -186,6 +187,38 @@ class Faces:
         line = torch.lerp(a, b, t[:, None])
         line[-1] = b  # lerp's last point is a + 1 * (b - a): not b to the bit
         return self._attributes.apply(line, edits) if edits else line
+
+
+    def sweep(
+        self, seed: int, name: str, frames: int = SWEEP_FRAMES, truncation: float = 1.0, edits: Edits | None = None
+    ) -> torch.Tensor:
+        """The latents of one slider's animation on one face, for decode: a loop from the slider's low
+        end to its high end and back (a toggle: off, on, off), the face's other `edits` held.
+
+        Frame 0 is exactly the face with the slider at its low end (`off`), and frame frames/2 (for an
+        even count) at its high end. A slider's frames are its values in between, each exactly the face
+        `render` draws at that value; a toggle's frames interpolate between its off and on faces (along
+        the prior's great circle in z, a straight line in W)."""
+        if not is_whole(frames, 2, MAX_FRAMES):
+            raise ValueError(f"frames must be an integer from 2 to {MAX_FRAMES}, got {frames!r}")
+        a = self._attributes[name]
+        held = {k: v for k, v in self.check_edits(edits).items() if k != name}
+        base = self.edit(self.latent(check_seeds([seed])), None, truncation)
+        phase = 1 - (1 - 2 * torch.arange(frames) / frames).abs()  # 0 -> 1 -> 0, the loop's last step to go
+
+        def at(value: float | str) -> torch.Tensor:  # the face with the slider at `value`, edits in slider order
+            wanted = {**held, name: value}
+            return self._attributes.apply(base, {n: wanted[n] for n in self.attributes if n in wanted})
+
+        if a.kind == "slider":
+            lo, hi = SLIDER_RANGE
+            return torch.cat([at(lo + (hi - lo) * float(p)) for p in phase])
+        off, on = (at(v)[0] for v in TOGGLE_VALUES)
+        if not self.in_w:
+            return slerp(off, on, phase)
+        line = torch.lerp(off, on, phase[:, None])
+        line[phase == 1] = on  # lerp at 1 is off + 1 * (on - off): not on to the bit
+        return line
 
 
 def _latent_dim(generator: torch.nn.Module) -> int:

@@ -24,6 +24,7 @@ from bot.settings import ENV_NAMES
 from tests.conftest import ROOT
 
 APP_ID = "100000000000000001"
+USER = "400000000000000001"  # who sends an interaction unless told
 QUEUE_NOTES = ("⏳ Your picture is in", "🎨 Drawing")  # the bot's progress notes: not an answer
 BOT_USER = {
     "id": APP_ID,
@@ -113,6 +114,7 @@ class FakeDiscord:
         self.url = ""
         self.faults: list[Fault] = []
         self.messages: dict[str, dict] = {}  # every message the bot posted, by id
+        self._sources: dict[str, dict] = {}  # interaction token -> the message whose component it used
 
     def fail(self, method: str, path: str, status: int = 500, times: int = 1) -> None:
         """Make matching REST calls fail (path is an fnmatch pattern, e.g. '/webhooks/*')."""
@@ -202,6 +204,11 @@ class FakeDiscord:
             resource = {"type": kind}
             if kind == 4:  # a message: echo it back as the created message
                 resource["message"] = rec.message = self._message(Request(m, p, rec.json.get("data") or {}, rec.files))
+            elif kind == 7:  # the message whose component was used, redrawn: the same id, its new content
+                source = self._sources.get(p.split("/")[3], {}).get("id")
+                resource["message"] = rec.message = self._message(
+                    Request(m, p, rec.json.get("data") or {}, rec.files), message_id=source
+                )
             return _json(
                 {
                     "interaction": {
@@ -222,10 +229,11 @@ class FakeDiscord:
             return web.Response(status=204)
         return _json({"message": f"fake Discord has no route {m} {p}", "code": 0}, status=404)
 
-    def _message(self, rec: Request) -> dict:
+    def _message(self, rec: Request, message_id: str | None = None) -> dict:
+        """The message a request creates (or, given its id, replaces), recorded in `messages`."""
         body = rec.json or {}
         message = {
-            "id": str(next(self._ids)),
+            "id": message_id or str(next(self._ids)),
             "channel_id": "300000000000000001",
             "type": 0,
             "author": BOT_USER,
@@ -265,7 +273,7 @@ class FakeDiscord:
         out = []
         for r in mine:
             if r.path.endswith("/callback"):
-                if r.json["type"] == 4 and not r.content.startswith(QUEUE_NOTES):
+                if r.json["type"] in (4, 7) and not r.content.startswith(QUEUE_NOTES):
                     out.append(r)
             elif r.method in ("POST", "DELETE"):
                 out.append(r)
@@ -344,9 +352,18 @@ class FakeDiscord:
             message = {**message, "components": [*message["components"], row]}
         return await self._interaction(3, data, user_id, message=message)
 
+    async def choose(
+        self, message: dict, custom_id: str, values: list[str], user_id: str = "400000000000000001"
+    ) -> str:
+        """Deliver a choice in a select menu of a message the bot posted; returns its token."""
+        data = {"custom_id": custom_id, "component_type": 3, "values": values}
+        return await self._interaction(3, data, user_id, message=message)
+
     async def _interaction(self, kind: int, data: dict, user_id: str, shard: int = 0, **extra) -> str:
         interaction_id = str(next(self._ids))
         token = f"interaction-token-{interaction_id}"
+        if "message" in extra:
+            self._sources[token] = extra["message"]
         user = {"id": user_id, "username": "alice", "discriminator": "0", "global_name": "alice", "avatar": None}
         await self.dispatch(
             "INTERACTION_CREATE",

@@ -9,6 +9,7 @@ import pytest
 import simcord
 import torch
 from PIL import Image
+from prometheus_client.parser import text_string_to_metric_families
 
 from bot import Settings, create_bot
 from bot.render import FACE_PX, jpeg
@@ -159,7 +160,7 @@ async def test_buttons(world):
     env, channel, alice, bob = world
     face = (await alice.slash(channel, "face", seed=42)).response
     labels = [c["label"] for row in face.components for c in row["components"]]
-    assert labels == ["Reroll", "Variations", "Morph to new face", "Details", "Delete"]
+    assert labels == ["Reroll", "Variations", "Morph to new face", "Edit", "Details", "Delete"]
 
     reroll = await bob.click(face, label="Reroll")
     assert reroll.acknowledged
@@ -183,6 +184,36 @@ async def test_buttons(world):
     deleted = await alice.click(face, label="Delete")
     assert deleted.acknowledged
     assert all(m.id != face.id for m in channel.history())
+
+
+@pytest.mark.parametrize("settings", [{"batch_window_ms": 0, "metrics_port": 9100}])  # recorded; not served here
+async def test_every_interaction_is_counted_by_kind_and_outcome(world):
+    env, channel, alice, bob = world
+    face = (await alice.slash(channel, "face", seed=42)).response
+    await alice.slash(channel, "attributes")
+    for label in ("Reroll", "Variations", "Details"):
+        await bob.click(face, label=label)
+    await bob.click(face, label="Delete")  # not bob's to delete
+    await alice.click(face, label="Delete")
+    await alice.slash(channel, "face", seed=FailingFaces.BAD_SEED)
+    env.errors.clear()  # the failure was logged on purpose
+    families = text_string_to_metric_families(env.bot.metrics.exposition().decode())
+    counted = {
+        (s.labels["kind"], s.labels["outcome"]): s.value
+        for family in families
+        for s in family.samples
+        if s.name == "expressions_interactions_total"
+    }
+    assert counted == {
+        ("/face", "answered"): 1,
+        ("/face", "failed"): 1,
+        ("/attributes", "answered"): 1,
+        ("reroll", "answered"): 1,
+        ("vary", "answered"): 1,
+        ("details", "answered"): 1,
+        ("delete", "invalid"): 1,
+        ("delete", "answered"): 1,
+    }
 
 
 async def test_buttons_survive_a_restart(world, faces):

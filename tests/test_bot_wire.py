@@ -79,7 +79,7 @@ async def answered(discord: FakeDiscord, token: str, timeout: float = 60) -> Req
 async def test_face_over_the_wire():
     async with running_bot() as (discord, _):
         commands = next(r.json for r in discord.requests if r.method == "PUT")
-        assert {c["name"] for c in commands} == {"face", "morph", "attributes"}
+        assert {c["name"] for c in commands} == {"face", "morph", "animate", "attributes"}
         assert discord.intents == {0: 1}, "the guilds intent alone: no message or typing events to parse"
         token = await discord.slash("face", {"seed": 42})
         reply = await answered(discord, token)
@@ -272,7 +272,7 @@ async def test_every_button_over_the_wire():
         await answered(discord, await discord.slash("face", {"seed": 3, "smiling": 0.4}, USERS[0]))
         message = next(m for m in discord.messages.values() if m["content"].startswith("seed 3"))
         ids = {c["label"]: c["custom_id"] for row in message["components"] for c in row["components"]}
-        assert list(ids) == ["Reroll", "Variations", "Morph to new face", "Details", "Delete"]
+        assert list(ids) == ["Reroll", "Variations", "Morph to new face", "Edit", "Details", "Delete"]
         details = (await answered(discord, await discord.click(message, ids["Details"], USERS[1]))).content
         assert "**smiling** +0.4" in details, "+0.4 survives the button"
         for label in ("Reroll", "Variations", "Morph to new face"):
@@ -334,3 +334,44 @@ async def test_fake_discord_setting_refuses_other_hosts():
     code = await asyncio.wait_for(proc.wait(), 60)
     log = await stop(proc)
     assert code == 2 and "must point at this machine" in log
+
+
+def by_label(message: dict, label: str) -> str:
+    return next(c["custom_id"] for row in message["components"] for c in row["components"] if c.get("label") == label)
+
+
+async def test_the_editor_over_the_wire():
+    """Edit under a face, a step, a slider chosen, a toggle, Post; damaged and forged editor ids."""
+    async with running_bot() as (discord, _):
+        face = await answered(discord, await discord.slash("face", {"seed": 3}))
+        opened = await answered(discord, await discord.click(face.message, by_label(face.message, "Edit")))
+        assert opened.json["data"]["flags"] & 64 and "preview.jpg" in opened.files, "a private preview"
+        stepped = await answered(discord, await discord.click(opened.message, by_label(opened.message, "+0.5")))
+        assert stepped.json["type"] == 7 and "seed 3 · smiling +0.5" in stepped.content and stepped.files
+        assert stepped.message["id"] == opened.message["id"], "the same message, redrawn"
+        (select,) = [c for row in stepped.message["components"] for c in row["components"] if c["type"] == 3]
+        picked = await answered(discord, await discord.choose(stepped.message, select["custom_id"], ["gl"]))
+        assert picked.json["type"] == 7 and "**glasses** is not set" in picked.content and not picked.files
+        on = await answered(discord, await discord.click(picked.message, by_label(picked.message, "On")))
+        assert "smiling +0.5, glasses on" in on.content
+        posted = await answered(discord, await discord.click(on.message, by_label(on.message, "Post")))
+        assert posted.json["type"] == 4 and not posted.json["data"].get("flags", 0) & 64
+        assert posted.content == "seed 3 · smiling +0.5, glasses on" and "face.jpg" in posted.files
+        cases = {
+            "xe:up:not-a-state:sm": "damaged",
+            "xe:down:3.100.0000.sm:sm": "damaged",  # a slider without its value
+            "xe:pick:3.100.0000.:!!": "damaged",
+            "xe:animate:3.5.0000.:sm": "damaged",  # truncation out of range
+            "xe:bogus:3.100.0000.:sm": "older version",
+        }
+        for custom_id, expected in cases.items():
+            reply = await answered(discord, await discord.click(on.message, custom_id))
+            assert expected in reply.content and reply.json["data"]["flags"] & 64, (custom_id, reply.content)
+        (select,) = [c for row in on.message["components"] for c in row["components"] if c["type"] == 3]
+        forged = await answered(discord, await discord.choose(on.message, select["custom_id"], ["zz"]))
+        assert "damaged" in forged.content, "a choice no slider has"
+        frames = await answered(discord, await discord.slash("animate", {"seed": 3, "slider": "smiling", "frames": 99}))
+        assert "frames must be a whole number from 2 to 48" in frames.content
+        unknown = await answered(discord, await discord.slash("animate", {"seed": 3, "slider": "wings"}))
+        assert "slider must be one of smiling" in unknown.content
+    assert "ERROR" not in discord.log

@@ -26,6 +26,11 @@ from bot.settings import Settings
         ({"EXPRESSIONS_DEV_GUILD": "abc"}, "EXPRESSIONS_DEV_GUILD must be a whole number"),
         ({"EXPRESSIONS_WORKERS": "0"}, "EXPRESSIONS_WORKERS must be from 1 to 256"),
         ({"EXPRESSIONS_FAKE_DISCORD_URL": "http://discord.example.com"}, "must point at this machine"),
+        ({"EXPRESSIONS_METRICS_PORT": "http"}, "EXPRESSIONS_METRICS_PORT must be a whole number"),
+        ({"EXPRESSIONS_METRICS_PORT": "0"}, "EXPRESSIONS_METRICS_PORT must be from 1 to 65535"),
+        ({"EXPRESSIONS_METRICS_PORT": "70000"}, "EXPRESSIONS_METRICS_PORT must be from 1 to 65535"),
+        ({"EXPRESSIONS_METRICS_HOST": "a b"}, "EXPRESSIONS_METRICS_HOST must be an address"),
+        ({"EXPRESSIONS_LOG_FORMAT": "xml"}, "EXPRESSIONS_LOG_FORMAT must be one of text, json"),
     ],
 )
 def test_bad_settings_are_one_clear_line(env, message):
@@ -39,6 +44,7 @@ def test_good_settings_parse():
         {"EXPRESSIONS_BATCHING": "off", "EXPRESSIONS_BATCH_WINDOW_MS": "2.5", "EXPRESSIONS_DEV_GUILD": " 123 "}
     )
     assert s.batching is False and s.batch_window_ms == 2.5 and s.dev_guild == 123
+    assert s.metrics_port is None and s.metrics_host == "127.0.0.1" and s.log_format == "text", "metrics off by default"
     assert Settings.from_env({}) == Settings()
 
 

@@ -27,6 +27,7 @@ from gan.attributes import Attribute, AttributeSet
 from gan.editors import FaceEditor
 
 from .classifier import AttributeClassifier
+from .slider_specs import BASE_CONDITIONS
 
 SIZE = 64
 # Boxes (x0, y0, x1, y1) in the 64 px aligned faces, from dlib's 68 landmarks on holdout faces:
@@ -40,7 +41,6 @@ REGIONS: dict[str, tuple[tuple[int, int, int, int], ...]] = {
     "all": ((0, 0, 64, 64),),
 }
 MAX_EDIT = 3.0  # strengths are drawn up to the slider's end
-ENOUGH = 1.0  # the own attribute's logit past which the edit is strong enough (probability 0.73)
 
 
 @dataclass(frozen=True)
@@ -49,6 +49,9 @@ class Weights:
 
     keep: float = 4.0  # mean change of the other attributes' probabilities
     keep_watched: float = 40.0  # extra for Male, Young, Pale_Skin and the other sliders' attributes
+    keep_base: float = 0.0  # extra again for Male, Young and Pale_Skin
+    enough: float = 1.0  # the own logit a slider at strength `reach` (and beyond) or a toggle must pass
+    reach: float = 1.0  # slider strength from which `enough` is asked; below it, a share of it
     pixels: float = 60.0  # mean absolute change of the held pixels (images in [-1, 1])
     inside: float = 0.1  # of that, for the pixels the slider may change
     latent: float = 0.02  # squared move per latent dimension
@@ -92,7 +95,7 @@ def fit_editor(
     own = names.index(attribute.celeba)
     keep_weight = torch.full((len(names),), weights.keep)
     for c in watched:
-        keep_weight[names.index(c)] += weights.keep_watched
+        keep_weight[names.index(c)] += weights.keep_watched + (weights.keep_base if c in BASE_CONDITIONS else 0.0)
     for c in (*free, attribute.celeba):
         keep_weight[names.index(c)] = 0.0
     held = 1 - (1 - weights.inside) * region_mask(region)
@@ -109,12 +112,14 @@ def fit_editor(
         if attribute.kind == "slider":
             strength = 1 + (MAX_EDIT - 1) * torch.rand(batch, generator=gen)
             edited = attribute.slide(z, side * strength)
+            goal = weights.enough * (strength / weights.reach).clamp(max=1)
         else:
             edited = attribute.toggle(z, celeba_side)
+            goal = torch.full((batch,), weights.enough)
         moved = torch.ones(batch) if attribute.kind == "slider" else (~attribute.stands(z, celeba_side)).float()
         x1 = draw(edited)
         logits = classifier(x1)
-        own_loss = (torch.relu(ENOUGH - celeba_side * logits[:, own]) * moved).sum()
+        own_loss = (torch.relu(goal - celeba_side * logits[:, own]) * moved).sum()
         keep = ((torch.sigmoid(logits) - p0).abs() * keep_weight).sum(1) / len(names)
         pixels = ((x1 - x0).abs() * held).mean(dim=(1, 2, 3))
         latent = (edited - z).pow(2).mean(1)

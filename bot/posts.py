@@ -1,0 +1,103 @@
+"""What the bot posts for a face: the face itself, its variations, a morph, a slider's animation.
+
+The slash commands, the face buttons and the editor all post through these. Each is a `Drawing`
+handed to the bot's `DrawingService`; the buttons under each come from the service's `Views`, so
+this module does not import the buttons that call it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import discord
+import numpy as np
+import torch
+
+from gan import Faces
+from gan.attributes import SLIDER_RANGE, TOGGLE_VALUES
+
+from . import render
+from .drawing import Drawing, DrawingService, ViewFactory
+from .state import FaceState
+
+
+async def post_face(
+    service: DrawingService, interaction: discord.Interaction, state: FaceState, notice: str = ""
+) -> None:
+    """A face with its buttons."""
+    face_view = service.views.face
+    await _post(service, interaction, state, notice, render.face_latent, render.face_file, state.caption(), face_view)
+
+
+async def post_variations(
+    service: DrawingService, interaction: discord.Interaction, state: FaceState, notice: str = ""
+) -> None:
+    """A grid of faces near this one; its requester can delete it."""
+    caption = f"Variations of {state.caption()}"
+    result = service.views.result
+    await _post(service, interaction, state, notice, render.variation_latents, render.grid_file, caption, result)
+
+
+async def post_morph(
+    service: DrawingService,
+    interaction: discord.Interaction,
+    state: FaceState,
+    seed_b: int,
+    frames: int,
+    notice: str = "",
+) -> None:
+    """A GIF of this face turning into seed_b's; its requester can delete it."""
+    caption = f"{state.caption()} → seed {seed_b} · {frames} frames"
+
+    def latents(faces: Faces, state: FaceState) -> torch.Tensor:
+        return render.morph_latents(faces, state, seed_b, frames)
+
+    await _post(service, interaction, state, notice, latents, render.gif_file, caption, service.views.result, False)
+
+
+async def post_animation(
+    service: DrawingService,
+    interaction: discord.Interaction,
+    state: FaceState,
+    slider: str,
+    frames: int,
+    notice: str = "",
+) -> None:
+    """A looping GIF of this face with one slider swept from end to end and back, its other edits
+    held; its requester can delete it."""
+    kind = service.faces.attribute_info(slider)["kind"]
+    lo, hi = (f"{v:+g}" for v in SLIDER_RANGE) if kind == "slider" else TOGGLE_VALUES
+    held = FaceState(state.seed, state.truncation, {k: v for k, v in state.edits.items() if k != slider})
+    caption = f"{held.caption()} · {slider} {lo} → {hi} → {lo} · {frames} frames"
+
+    def latents(faces: Faces, state: FaceState) -> torch.Tensor:
+        return faces.sweep(state.seed, slider, frames, state.truncation, state.edits)
+
+    anim = service.views.result
+    await _post(service, interaction, held, notice, latents, render.animation_file, caption, anim, False, edited=True)
+
+
+async def _post(
+    service: DrawingService,
+    interaction: discord.Interaction,
+    state: FaceState,
+    notice: str,
+    latents: Callable[[Faces, FaceState], torch.Tensor],
+    encode: Callable[[np.ndarray], discord.File],
+    caption: str,
+    view: ViewFactory,
+    quick: bool = True,
+    edited: bool = False,
+) -> None:
+    """Draw `latents` of the face (before its edits, which the queue applies, unless `edited`: the
+    latents carry them already) and post them publicly under `view`'s buttons."""
+    owner, faces = interaction.user.id, service.faces
+    drawing = Drawing(
+        lambda: latents(faces, state),
+        encode,
+        f"{caption}\n{notice}" if notice else caption,
+        lambda: view(state, owner, faces),
+        quick,
+        None if edited else state.edits,
+    )
+    await service.draw(interaction, drawing)
