@@ -3,10 +3,12 @@
     python bench/soak.py [--n 1000] [--users 40] [--concurrency 16] [--seed 0]
 
 The bot runs as `python -m bot` against the fake Discord of the tests (REST + gateway on 127.0.0.1).
-Each simulated user keeps sending: /face (with random options), /morph, /attributes, and presses on
-every kind of button of faces posted earlier (Reroll, Variations, Morph, Details, Delete by the
-requester or by someone else). Prints how many interactions were answered exactly once, lost or
-duplicated, ack and answer latencies, and the bot's RSS (start, middle, end).
+Each simulated user keeps sending: /face (with random options), /morph, /animate, /attributes,
+presses on every kind of button of faces posted earlier (Reroll, Variations, Morph, Edit, Details,
+Delete by the requester or by someone else), and steps in the editors that Edit opened (a slider
+chosen, a step down or up, Reset, Animate, Post). Prints how many interactions were answered
+exactly once, lost or duplicated, ack and answer latencies (and the editor steps' own), and the
+bot's RSS (start, middle, end).
 """
 
 from __future__ import annotations
@@ -25,7 +27,9 @@ from tests.fake_discord import FakeDiscord, start_bot  # noqa: E402
 
 SLIDERS = ("smiling", "age", "bangs", "masculine")
 TOGGLES = ("glasses", "hat")
-BUTTONS = ("Reroll", "Variations", "Morph to new face", "Details", "Delete")
+BUTTONS = ("Reroll", "Variations", "Morph to new face", "Edit", "Details", "Delete")
+EDITOR_BUTTONS = ("−0.5", "+0.5", "Off", "On", "Reset", "Animate", "Post")  # those not disabled are pressed
+STEP_KINDS = ("pick", "−0.5", "+0.5", "Off", "On", "Reset")  # the editor's redraws in place
 SETTLE_S = 30.0  # after the last interaction, how long late answers may still arrive
 
 
@@ -33,6 +37,10 @@ def rss_mib(pid: int) -> float:
     with open(f"/proc/{pid}/status") as f:
         kib = next(int(line.split()[1]) for line in f if line.startswith("VmRSS:"))
     return kib / 1024
+
+
+def components(message: dict) -> list[dict]:
+    return [c for row in message.get("components", []) for c in row["components"]]
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -47,6 +55,7 @@ class Soak:
         self.users = [str(5 * 10**17 + i) for i in range(users)]
         self.sent: dict[str, tuple[str, float]] = {}  # token -> (what, when)
         self.faces: list[tuple[dict, str]] = []  # posted faces with buttons: (message, requester)
+        self.editors: list[tuple[dict, str]] = []  # open editors not being used: (message, its user)
 
     async def one(self, user: str) -> None:
         """Send one interaction and wait (bounded) for its answer."""
@@ -66,12 +75,17 @@ class Soak:
             what, token = "morph", await self.discord.slash("morph", options, user)
         elif r < 0.55:
             what, token = "attributes", await self.discord.slash("attributes", {}, user)
+        elif r < 0.59:
+            options = {"seed": self.rng.randrange(1000), "slider": self.rng.choice((*SLIDERS, *TOGGLES))}
+            if self.rng.random() < 0.5:
+                options["frames"] = self.rng.randint(2, 24)
+            what, token = "animate", await self.discord.slash("animate", options, user)
+        elif r < 0.79 and self.editors:
+            what, token, user = await self.step(*self.editors.pop(self.rng.randrange(len(self.editors))))
         else:
             message, owner = self.rng.choice(self.faces)
             label = self.rng.choice(BUTTONS)
-            custom_id = next(
-                c["custom_id"] for row in message["components"] for c in row["components"] if c["label"] == label
-            )
+            custom_id = next(c["custom_id"] for c in components(message) if c["label"] == label)
             presser = owner if label == "Delete" and self.rng.random() < 0.5 else user
             what, token = label, await self.discord.click(message, custom_id, presser)
             if label == "Delete" and presser == owner and (message, owner) in self.faces:
@@ -82,8 +96,25 @@ class Soak:
             await asyncio.sleep(0.02)
         for answer in self.discord.answers(token):
             m = answer.message
-            if m and m.get("components") and len(m["components"][0]["components"]) == len(BUTTONS):
+            labels = [c.get("label") for c in components(m)] if m else []
+            if labels == list(BUTTONS):
                 self.faces.append((m, user))
+            elif "Post" in labels and m["flags"] & 64:  # an editor, opened or redrawn: its user's again
+                self.editors.append((m, user))
+
+    async def step(self, editor: dict, user: str) -> tuple[str, str, str]:
+        """One press in an open editor: a slider chosen, or one of its enabled buttons."""
+        if self.rng.random() < 0.25:
+            (select,) = [c for c in components(editor) if c["type"] == 3]
+            key = self.rng.choice(select["options"])["value"]
+            return "pick", await self.discord.choose(editor, select["custom_id"], [key], user), user
+        enabled = [c for c in components(editor) if c.get("label") in EDITOR_BUTTONS and not c.get("disabled")]
+        weights = [0.05 if c["label"] in ("Animate", "Post") else 1.0 for c in enabled]  # mostly steps
+        button = self.rng.choices(enabled, weights)[0]
+        if button["label"] not in ("Animate", "Post"):
+            return button["label"], await self.discord.click(editor, button["custom_id"], user), user
+        self.editors.append((editor, user))  # a post leaves the editor open as it was
+        return button["label"], await self.discord.click(editor, button["custom_id"], user), user
 
     async def user_loop(self, budget: list[int], gate: asyncio.Semaphore) -> None:
         user = self.rng.choice(self.users)
@@ -129,6 +160,7 @@ async def run(args: argparse.Namespace) -> dict:
     once = [t for t in soak.sent if len(acks[t]) == 1 and len(answers[t]) == 1]
     ack_s = [acks[t][0].at - soak.sent[t][1] for t in soak.sent if acks[t]]
     answer_s = [answers[t][0].at - soak.sent[t][1] for t in soak.sent if answers[t]]
+    step_s = [answers[t][0].at - soak.sent[t][1] for t in soak.sent if answers[t] and soak.sent[t][0] in STEP_KINDS]
     kinds = {}
     for what, _ in soak.sent.values():
         kinds[what] = kinds.get(what, 0) + 1
@@ -141,6 +173,7 @@ async def run(args: argparse.Namespace) -> dict:
         "duplicated": sum(1 for t in soak.sent if len(answers[t]) > 1 or len(acks[t]) > 1),
         "ack": (statistics.median(ack_s), percentile(ack_s, 0.99), max(ack_s)),
         "answer": (statistics.median(answer_s), percentile(answer_s, 0.99)),
+        "step": (statistics.median(step_s), percentile(step_s, 0.99)) if step_s else (float("nan"),) * 2,
         "rss": rss,
         "exit": code,
     }
@@ -157,6 +190,11 @@ def main() -> None:
     print(f"answered exactly once {r['answered_once']}, lost {r['lost']}, duplicated {r['duplicated']}")
     print("ack     p50 {:.0f} ms  p99 {:.0f} ms  max {:.0f} ms".format(*(1000 * x for x in r["ack"])))
     print("answer  p50 {:.0f} ms  p99 {:.0f} ms".format(*(1000 * x for x in r["answer"])))
+    print(
+        "editor step (redrawn in place) answer  p50 {:.0f} ms  p99 {:.0f} ms (target: p99 under 1 s)".format(
+            *(1000 * x for x in r["step"])
+        )
+    )
     start, mid, end = r["rss"]
     print(
         f"bot RSS start {start:.0f} MiB, middle {mid:.0f} MiB, end {end:.0f} MiB "

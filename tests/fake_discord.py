@@ -204,11 +204,10 @@ class FakeDiscord:
             resource = {"type": kind}
             if kind == 4:  # a message: echo it back as the created message
                 resource["message"] = rec.message = self._message(Request(m, p, rec.json.get("data") or {}, rec.files))
-            elif kind == 7:  # the message whose component was used, redrawn: the same id, its new content
-                source = self._sources.get(p.split("/")[3], {}).get("id")
-                resource["message"] = rec.message = self._message(
-                    Request(m, p, rec.json.get("data") or {}, rec.files), message_id=source
-                )
+            elif kind == 7:  # the message whose component was used, redrawn: the same id and flags, new content
+                source = self._sources.get(p.split("/")[3], {})
+                data = {"flags": source.get("flags", 0), **(rec.json.get("data") or {})}
+                resource["message"] = rec.message = self._message(Request(m, p, data, rec.files), source.get("id"))
             return _json(
                 {
                     "interaction": {
