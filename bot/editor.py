@@ -206,9 +206,9 @@ class SliderSelect(_Reading, discord.ui.DynamicItem[discord.ui.Select], template
                         default=name == editing.slider,
                     )
                 )
-        placeholder = "Choose a slider"
-        select = discord.ui.Select(custom_id=custom_id, options=options or [discord.SelectOption(label="-")])
-        select.placeholder = placeholder
+        select = discord.ui.Select(
+            custom_id=custom_id, placeholder="Choose a slider", options=options or [discord.SelectOption(label="-")]
+        )  # a select read back from a press needs no options: one stands in, as Discord wants at least one
         super().__init__(select, row=0)
         self.editing, self.error = editing, error
 

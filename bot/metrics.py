@@ -34,19 +34,22 @@ NAMESPACE = "expressions"
 # down); given up on (draw timeout); an error; a bad value, forged id or missing right; or gone before
 # it could be answered (Discord's 3 s passed, the interaction cannot be answered any more).
 OUTCOMES = ("answered", "busy", "over_cap", "shutting_down", "timed_out", "failed", "invalid", "gone")
+COMPONENT_KINDS = {"xp": "", "xe": "editor_"}  # custom_id prefix (bot/buttons.py, bot/editor.py) -> kind prefix
 ANSWER_BUCKETS = (0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 3.0, 5.0, 10.0, 30.0, 60.0)  # Discord's 3 s among them
 DRAW_BUCKETS = (0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0)
 BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 1024, 4096)
 
 
 def kind_of(interaction: discord.Interaction) -> str:
-    """The metrics' name for what was asked: '/face' for a slash command, the button's action
-    ('reroll') for a face button. Only registered commands and buttons reach the request path, so
-    the names are a fixed few (a label per forged id would grow the metrics without bound)."""
+    """The metrics' name for what was asked: '/face' for a slash command, the action for a face button
+    ('reroll'), 'editor_' and the op for the editor's ('editor_up'). Only registered commands and
+    components reach the request path, so the names are a fixed few (a label per forged id would grow
+    the metrics without bound)."""
     if interaction.type is discord.InteractionType.application_command:
         return f"/{interaction.command.name}" if interaction.command is not None else "unknown"
     parts = str((interaction.data or {}).get("custom_id", "")).split(":")
-    return parts[1] if len(parts) > 2 and parts[1].isalpha() else "unknown"
+    prefix = COMPONENT_KINDS.get(parts[0]) if len(parts) > 2 and parts[1].isalpha() else None
+    return "unknown" if prefix is None else prefix + parts[1]
 
 
 class Metrics:

@@ -193,6 +193,8 @@ async def test_every_interaction_is_counted_by_kind_and_outcome(world):
     await alice.slash(channel, "attributes")
     for label in ("Reroll", "Variations", "Details"):
         await bob.click(face, label=label)
+    editor = (await bob.click(face, label="Edit")).response
+    await bob.click(editor, label="+0.5")
     await bob.click(face, label="Delete")  # not bob's to delete
     await alice.click(face, label="Delete")
     await alice.slash(channel, "face", seed=FailingFaces.BAD_SEED)
@@ -211,6 +213,8 @@ async def test_every_interaction_is_counted_by_kind_and_outcome(world):
         ("reroll", "answered"): 1,
         ("vary", "answered"): 1,
         ("details", "answered"): 1,
+        ("edit", "answered"): 1,
+        ("editor_up", "answered"): 1,
         ("delete", "invalid"): 1,
         ("delete", "answered"): 1,
     }

@@ -29,6 +29,14 @@ def test_fit_then_report_on_a_tiny_model(data_root, tmp_path, kind):
         assert (a.editor is not None) == s.editor and (a.editor is None or a.editor.dim == faces.latent_dim)
     edited = faces.render([1, 2], edits={"smiling": 2.0, "glasses": "on"})
     assert edited.shape == (2, 64, 64, 3)
+    only = ["--only", "smiling,glasses", "--steps", "3"]  # refit two, keep the others as installed
+    assert attributes_main(["--out", str(folder), "--cache", str(tmp_path / "cache"), *TINY, *only]) == 0
+    refit = Faces.load(folder / GENERATOR_FILE)
+    for before, after in zip(faces.sliders, refit.sliders, strict=True):
+        tensors = [(a.editor.state_dict().values() if a.editor is not None else ()) for a in (before, after)]
+        same = all(torch.equal(x, y) for x, y in zip(*tensors, strict=True))
+        assert same == (before.name not in ("smiling", "glasses")), before.name
+    assert refit.sliders.fingerprint != faces.sliders.fingerprint
     report = tmp_path / "docs" / "sliders.md"
     args = ["--out", str(folder), "--report", "--report-file", str(report), "--seeds", "8", "--identity-seeds", "4"]
     assert attributes_main([*args, "--data", str(data_root)]) == 0
@@ -53,6 +61,8 @@ def test_report_without_sliders_is_one_clear_error(tmp_path, capsys):
         (["--steps", "0"], "--steps must be at least 1"),
         (["--samples", "5"], "--samples must be at least 100"),
         (["--seeds", "10", "--identity-seeds", "11"], "--identity-seeds must be from 1 to --seeds (10)"),
+        (["--only", "smiling,wings"], "--only: no slider named wings"),
+        (["--only", "smiling"], "--only keeps the installed sliders, but smiling, glasses"),
     ],
 )
 def test_bad_fitting_flags_are_one_clear_error(tmp_path, capsys, flags, message):

@@ -30,8 +30,9 @@ from .classifier import AttributeClassifier, load_classifier, predict_faces
 from .data import DEFAULT_PACK, load_split
 from .editing import fit_editor, prior
 from .errors import TrainError, cli
+from .identity_net import load_identity_net
 from .slider_report import effects, measure, write
-from .slider_specs import SPECS, TARGET_MOVE, conditions_for, watched_for
+from .slider_specs import BASE_CONDITIONS, SPECS, TARGET_MOVE, conditions_for, watched_for
 
 ROOT = Path(__file__).resolve().parent.parent
 CACHE_DIR = ROOT / "runs" / "attributes"
@@ -118,15 +119,20 @@ def fit(
     cache: Path,
     calibration: int = 200,
     progress: bool = True,
+    only: set[str] | None = None,
 ) -> AttributeSet:
     """Fit all sliders: global directions (their steps calibrated on `calibration` faces), then each
-    slider's editor (`steps` batches each)."""
+    slider's editor (`steps` batches each). With `only`, refit those and keep the installed others
+    (each editor still learns to compose with the sliders before it, as installed)."""
     z, p = sample_scores(faces, classifier, n_samples, cache)
     needed = sorted({s.celeba for s in SPECS} | {c for s in SPECS for c in conditions_for(s)})
     boundaries = {attr: fit_boundary(z, p[:, names.index(attr)]) for attr in needed}
     calib = prior(faces, calibration, torch.Generator().manual_seed(CALIBRATION_SEED))
     attributes: list[Attribute] = []
     for s in SPECS:
+        if only is not None and s.name not in only:
+            attributes.append(faces.sliders[s.name])
+            continue
         normal, acc = boundaries[s.celeba]
         conds = conditions_for(s)
         direction = project_off(normal, [boundaries[c][0] for c in conds])
@@ -144,7 +150,9 @@ def fit(
         )
         if s.kind == "toggle":  # the side is read along the move itself, so any margin is reachable
             a.offset = offset_along(z, p[:, names.index(s.celeba)], direction)
-        if s.kind == "slider":  # the smallest step whose +-3 moves the attribute enough
+        if s.kind == "slider" and s.unit is not None:
+            a.unit = s.unit
+        elif s.kind == "slider":  # the smallest step whose +-3 moves the attribute enough
             for unit in UNITS:
                 a.unit = unit
                 if (
@@ -154,10 +162,12 @@ def fit(
                     break
         attributes.append(a)
         tqdm.write(f"{s.name:<11} {s.celeba:<20} acc {acc:.3f} unit {a.unit:.2f} conditions {conds}")
+    fitted = [s for s in SPECS if s.editor and (only is None or s.name in only)]
+    identity = load_identity_net() if any(s.weights.identity for s in fitted) else None
     for i, (s, a) in enumerate(zip(SPECS, attributes, strict=True)):  # each learns to compose with those before
-        if not s.editor:
+        if not s.editor or (only is not None and s.name not in only):
             continue
-        before = AttributeSet([b for b in attributes if b.editor is not None])
+        before = AttributeSet([b for b in attributes[:i] if b.editor is not None])
         fit_editor(
             faces,
             classifier,
@@ -166,10 +176,13 @@ def fit(
             s.region,
             s.free,
             watched_for(s),
+            BASE_CONDITIONS,
             before,
             steps,
+            weights=s.weights,
             seed=EDITOR_SEED + i,
             progress=progress,
+            identity=identity,
         )
     return AttributeSet(attributes, {attr: b[0] for attr, b in boundaries.items()})
 
@@ -182,6 +195,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--steps", type=int, default=600, help="batches of 32 faces each slider's editor learns from")
     p.add_argument("--calibration", type=int, default=200, help="faces each slider's step is calibrated on")
     p.add_argument("--cache", type=Path, default=CACHE_DIR, help="where the rendered samples are kept between runs")
+    p.add_argument("--only", help="refit these sliders (comma-separated names) and keep the installed others")
     p.add_argument("--report", action="store_true", help="measure the installed sliders instead of fitting")
     p.add_argument("--report-file", type=Path, default=ROOT / "docs" / "sliders.md")
     p.add_argument("--seeds", type=int, default=1000, help="report: held-out seeds 0..N-1 the effects are measured on")
@@ -211,10 +225,19 @@ def main(argv: list[str] | None = None) -> None:
             print(f"no face pack at {args.data}: the report leaves out the Frechet distances", flush=True)
         write(faces, measure(faces, classifier, names, args.seeds, args.identity_seeds, holdout), args.report_file)
         return
-    attribute_set = fit(faces, classifier, names, args.samples, args.steps, args.cache, args.calibration)
+    only = None
+    if args.only is not None:
+        only = set(args.only.split(","))
+        known = [s.name for s in SPECS]
+        if unknown := sorted(only - set(known)):
+            raise TrainError(f"--only: no slider named {', '.join(unknown)}; the sliders are {', '.join(known)}")
+        if missing := [n for n in known if n not in faces.attributes]:
+            raise TrainError(f"--only keeps the installed sliders, but {', '.join(missing)} are not installed: fit all")
+    attribute_set = fit(faces, classifier, names, args.samples, args.steps, args.cache, args.calibration, only=only)
     attribute_set.save(
         args.out / ATTRIBUTES_FILE,
         {
+            **({"refitted": sorted(only)} if only else {}),
             "samples": args.samples,
             "editor_steps": args.steps,
             "generator": faces.meta.get("source"),

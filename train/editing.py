@@ -10,7 +10,9 @@ and side, and asks of the edited face:
 - the pixels outside the slider's region stay where they were (glasses: outside the eye band,
   smiling: outside the mouth and cheeks, hair: the inner face), a differentiable stand-in for
   "the same person" (the report measures that with a real face recognizer);
-- the latent moves no further than it must.
+- the latent moves no further than it must;
+- where its weights ask for it, the face stays the same person to a differentiable stand-in for
+  dlib's recognizer (train/identity_net.py): its distance to the unedited face, past a margin.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ from gan.attributes import Attribute, AttributeSet
 from gan.editors import FaceEditor
 
 from .classifier import AttributeClassifier
-from .slider_specs import BASE_CONDITIONS
+from .identity_net import IdentityNet
 
 SIZE = 64
 # Boxes (x0, y0, x1, y1) in the 64 px aligned faces, from dlib's 68 landmarks on holdout faces:
@@ -41,6 +43,7 @@ REGIONS: dict[str, tuple[tuple[int, int, int, int], ...]] = {
     "all": ((0, 0, 64, 64),),
 }
 MAX_EDIT = 3.0  # strengths are drawn up to the slider's end
+IDENTITY_MARGIN = 0.4  # distilled recognizer distance an edit may take for free (dlib's "same" is < 0.6)
 
 
 @dataclass(frozen=True)
@@ -49,12 +52,13 @@ class Weights:
 
     keep: float = 4.0  # mean change of the other attributes' probabilities
     keep_watched: float = 40.0  # extra for Male, Young, Pale_Skin and the other sliders' attributes
-    keep_base: float = 0.0  # extra again for Male, Young and Pale_Skin
+    keep_base: float = 0.0  # extra again for the base attributes (Male, Young and Pale_Skin)
     enough: float = 1.0  # the own logit a slider at strength `reach` (and beyond) or a toggle must pass
     reach: float = 1.0  # slider strength from which `enough` is asked; below it, a share of it
     pixels: float = 60.0  # mean absolute change of the held pixels (images in [-1, 1])
     inside: float = 0.1  # of that, for the pixels the slider may change
     latent: float = 0.02  # squared move per latent dimension
+    identity: float = 0.0  # distilled recognizer distance past IDENTITY_MARGIN (needs the identity net)
 
 
 def region_mask(region: str) -> torch.Tensor:
@@ -73,6 +77,7 @@ def fit_editor(
     region: str,
     free: tuple[str, ...],
     watched: tuple[str, ...],
+    base: tuple[str, ...],
     before: AttributeSet,
     steps: int,
     batch: int = 32,
@@ -80,8 +85,13 @@ def fit_editor(
     weights: Weights = Weights(),
     seed: int = 0,
     progress: bool = True,
+    identity: IdentityNet | None = None,
 ) -> FaceEditor:
-    """Train `attribute`'s editor; `before` holds the sliders fitted so far (edits to compose with)."""
+    """Train `attribute`'s editor; `before` holds the sliders fitted so far (edits to compose with).
+    Of the other attributes, `watched` are held harder and, of those, `base` harder again. The
+    `identity` net is needed when `weights.identity` is set."""
+    if weights.identity and identity is None:
+        raise ValueError(f"{attribute.name}: an identity weight needs the distilled identity net")
     gen = torch.Generator().manual_seed(seed)
     pick = random.Random(seed)
     draw = _differentiable_draw(faces)
@@ -95,7 +105,7 @@ def fit_editor(
     own = names.index(attribute.celeba)
     keep_weight = torch.full((len(names),), weights.keep)
     for c in watched:
-        keep_weight[names.index(c)] += weights.keep_watched + (weights.keep_base if c in BASE_CONDITIONS else 0.0)
+        keep_weight[names.index(c)] += weights.keep_watched + (weights.keep_base if c in base else 0.0)
     for c in (*free, attribute.celeba):
         keep_weight[names.index(c)] = 0.0
     held = 1 - (1 - weights.inside) * region_mask(region)
@@ -109,6 +119,7 @@ def fit_editor(
         with torch.no_grad():
             x0 = draw(z)
             p0 = torch.sigmoid(classifier(x0))
+            e0 = identity(x0) if weights.identity else None
         if attribute.kind == "slider":
             strength = 1 + (MAX_EDIT - 1) * torch.rand(batch, generator=gen)
             edited = attribute.slide(z, side * strength)
@@ -123,7 +134,10 @@ def fit_editor(
         keep = ((torch.sigmoid(logits) - p0).abs() * keep_weight).sum(1) / len(names)
         pixels = ((x1 - x0).abs() * held).mean(dim=(1, 2, 3))
         latent = (edited - z).pow(2).mean(1)
-        loss = (own_loss + ((keep + weights.pixels * pixels + weights.latent * latent) * moved).sum()) / batch
+        held_in = keep + weights.pixels * pixels + weights.latent * latent
+        if e0 is not None:
+            held_in = held_in + weights.identity * torch.relu((identity(x1) - e0).norm(dim=1) - IDENTITY_MARGIN)
+        loss = (own_loss + (held_in * moved).sum()) / batch
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from .editing import Weights
+
 BASE_CONDITIONS = ("Male", "Young", "Pale_Skin")  # no slider but their own may move these (report: <= 0.1)
 # The first report showed every slider opening or closing the mouth: condition on it too, except
 # where the mouth is the point.
@@ -30,6 +32,8 @@ class Spec:
     extra_conditions: tuple[str, ...] = ()  # attributes the global direction is projected off, beyond the base
     free: tuple[str, ...] = ()  # attributes that change with this one: the editor does not hold them
     editor: bool = True  # False: the global direction alone already meets every target (docs/sliders.md)
+    unit: float | None = None  # the slider's step; None: the smallest that moves it enough along its direction
+    weights: Weights = Weights()  # its editor's loss, where the defaults missed a target (docs/sliders.md)
 
 
 SPECS = (
