@@ -188,7 +188,6 @@ class Faces:
         line[-1] = b  # lerp's last point is a + 1 * (b - a): not b to the bit
         return self._attributes.apply(line, edits) if edits else line
 
-
     def sweep(
         self, seed: int, name: str, frames: int = SWEEP_FRAMES, truncation: float = 1.0, edits: Edits | None = None
     ) -> torch.Tensor:
