@@ -90,7 +90,7 @@ SPECS = (
         "all",
         free=("Gray_Hair", "Bags_Under_Eyes", "Receding_Hairline", "Attractive", "Chubby", "Double_Chin", "Bald"),
         unit=1.0,  # calibrated on the global direction: 1.25, which the editor overshot (the same person in 58 %)
-        weights=Weights(reach=3.0, identity=30.0),
+        weights=Weights(reach=3.0, identity=40.0, keep_base=30.0),
     ),
     Spec(
         "pale",
