@@ -54,7 +54,7 @@ class ExpressionsBot(commands.AutoShardedBot):
 
     def metrics_server(self) -> MetricsServer | None:
         """The /metrics and /healthz server the settings ask for (None: metrics off); not started."""
-        if not isinstance(self.metrics, PrometheusMetrics) or self.settings.metrics_port is None:
+        if not isinstance(self.metrics, PrometheusMetrics):  # made exactly when a port is set
             return None
         return MetricsServer(self.metrics, self.health, self.settings.metrics_host, self.settings.metrics_port)
 

@@ -14,26 +14,19 @@ from __future__ import annotations
 
 import logging
 import re
-from typing import ClassVar, Protocol
+from typing import ClassVar
 
 import discord
 
 from gan import Faces
 from gan.faces import MORPH_FRAMES
 
-from .drawing import DrawingService
+from .drawing import DrawingService, count, service_of
 from .editor import EDITOR_ITEMS, open_editor
 from .logs import bind
 from .posts import post_face, post_morph, post_variations
 from .replies import FAILED, tell
 from .state import Decoded, FaceState, decode
-
-
-class Drawer(Protocol):
-    """What the buttons need of the bot: its drawing service (None while it starts)."""
-
-    drawing: DrawingService | None
-
 
 log = logging.getLogger(__name__)
 PREFIX = "xp"
@@ -62,7 +55,7 @@ class FaceButton(discord.ui.DynamicItem[discord.ui.Button], template=_template("
 
     @classmethod
     async def from_custom_id(cls, interaction: discord.Interaction, item: discord.ui.Button, match: re.Match[str]):
-        service = _service(interaction)
+        service = service_of(interaction)
         try:  # never raise here: discord.py would drop the interaction without a word
             owner = int(match["owner"]) if match["owner"].isdigit() else None
             if owner is None or service is None:
@@ -75,17 +68,17 @@ class FaceButton(discord.ui.DynamicItem[discord.ui.Button], template=_template("
     async def interaction_check(self, interaction: discord.Interaction) -> bool:
         bind(interaction)
         if self.error:
-            _count(interaction, "invalid")
+            count(interaction, "invalid")
             await tell(interaction, f"⚠️ {self.error}")
             return False
         return True
 
     async def callback(self, interaction: discord.Interaction) -> None:
         try:
-            await self.run(interaction, _service(interaction))
+            await self.run(interaction, service_of(interaction))
         except Exception:  # noqa: BLE001 - logged; the user still gets an answer
             log.exception("button %s failed", self.custom_id)
-            _count(interaction, "failed")
+            count(interaction, "failed")
             await tell(interaction, f"⚠️ {FAILED}")
 
     async def run(self, interaction: discord.Interaction, service: DrawingService) -> None:
@@ -139,7 +132,7 @@ class DeleteButton(FaceButton, template=_template("delete")):
         if not await super().interaction_check(interaction):
             return False
         if interaction.user.id != self.owner:
-            _count(interaction, "invalid")
+            count(interaction, "invalid")
             await tell(interaction, f"Only <@{self.owner}> can delete this.")
             return False
         return True
@@ -182,18 +175,6 @@ def _view(buttons: tuple[type[FaceButton], ...], state: FaceState, owner: int, f
 def known(custom_id: str) -> bool:
     """Whether one of the face buttons or the editor's components will pick this custom_id up."""
     return any(cls.__discord_ui_compiled_template__.fullmatch(custom_id) for cls in (*FACE_BUTTONS, *EDITOR_ITEMS))
-
-
-def _service(interaction: discord.Interaction) -> DrawingService | None:
-    client: Drawer = interaction.client  # type: ignore[assignment]
-    return client.drawing
-
-
-def _count(interaction: discord.Interaction, outcome: str) -> None:
-    """Record an answer that draws nothing (not while the bot is starting: no service yet)."""
-    service = _service(interaction)
-    if service is not None:
-        service.count(interaction, outcome)
 
 
 def details_text(faces: Faces, decoded: Decoded, owner: int) -> str:

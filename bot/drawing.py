@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, Protocol
 
 import discord
 import numpy as np
@@ -33,6 +33,25 @@ from .settings import Settings
 log = logging.getLogger(__name__)
 QUICK_ANSWER_S = 1.0  # a face expected this soon is the response itself; a longer wait gets the queue note at once
 ANSWER_GRACE_S = 5.0  # on shutdown, time for the last answers to reach Discord
+
+
+class Drawer(Protocol):
+    """What the components need of the bot: its drawing service (None while it starts)."""
+
+    drawing: DrawingService | None
+
+
+def service_of(interaction: discord.Interaction) -> DrawingService | None:
+    """The drawing service of the bot that got this interaction (None while it starts)."""
+    client: Drawer = interaction.client  # type: ignore[assignment]
+    return client.drawing
+
+
+def count(interaction: discord.Interaction, outcome: str) -> None:
+    """Record an answer that draws nothing (not while the bot is starting: no service yet)."""
+    service = service_of(interaction)
+    if service is not None:
+        service.count(interaction, outcome)
 
 
 ViewFactory = Callable[..., discord.ui.View]  # (state, owner, faces) -> the buttons under a picture

@@ -26,7 +26,7 @@ from gan.attributes import KEY, SLIDER_RANGE
 from gan.faces import SWEEP_FRAMES
 
 from . import render
-from .drawing import Drawing, DrawingService
+from .drawing import Drawing, DrawingService, count, service_of
 from .logs import bind
 from .posts import post_animation, post_face
 from .replies import FAILED, tell
@@ -145,10 +145,6 @@ async def _redraw(service: DrawingService, interaction: discord.Interaction, edi
 
 
 # --- the editor's components ------------------------------------------------------------------------
-def _service(interaction: discord.Interaction) -> DrawingService | None:
-    return getattr(interaction.client, "drawing", None)
-
-
 class _Reading:
     """What the select menu and the buttons share: reading the custom_id, and answering a bad one."""
 
@@ -157,7 +153,7 @@ class _Reading:
 
     @classmethod
     def _read(cls, interaction: discord.Interaction, match: re.Match[str]) -> tuple[Editing | None, str]:
-        service = _service(interaction)
+        service = service_of(interaction)
         try:  # never raise here: discord.py would drop the interaction without a word
             if service is None:
                 raise ValueError("the bot is starting")
@@ -169,15 +165,13 @@ class _Reading:
     async def interaction_check(self, interaction: discord.Interaction) -> bool:
         bind(interaction)
         if self.editing is None:
-            service = _service(interaction)
-            if service is not None:
-                service.count(interaction, "invalid")
+            count(interaction, "invalid")
             await tell(interaction, f"⚠️ {self.error}")
             return False
         return True
 
     async def callback(self, interaction: discord.Interaction) -> None:
-        service = _service(interaction)
+        service = service_of(interaction)
         try:
             await self.run(interaction, service, self.editing)
         except Exception:  # noqa: BLE001 - logged; the user still gets an answer

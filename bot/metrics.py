@@ -30,10 +30,6 @@ from prometheus_client.registry import Collector
 
 log = logging.getLogger(__name__)
 NAMESPACE = "expressions"
-# How an interaction ended: drawn and posted; refused at once (queue full, the user's cap, shutting
-# down); given up on (draw timeout); an error; a bad value, forged id or missing right; or gone before
-# it could be answered (Discord's 3 s passed, the interaction cannot be answered any more).
-OUTCOMES = ("answered", "busy", "over_cap", "shutting_down", "timed_out", "failed", "invalid", "gone")
 COMPONENT_KINDS = {"xp": "", "xe": "editor_"}  # custom_id prefix (bot/buttons.py, bot/editor.py) -> kind prefix
 ANSWER_BUCKETS = (0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 3.0, 5.0, 10.0, 30.0, 60.0)  # Discord's 3 s among them
 DRAW_BUCKETS = (0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0)
@@ -56,8 +52,11 @@ class Metrics:
     """Where the request path records what happened; this base records nothing (metrics off)."""
 
     def interaction(self, kind: str, outcome: str, answer_s: float | None = None) -> None:
-        """An interaction ended with `outcome` (one of OUTCOMES); `answer_s`: seconds from taking it
-        to posting its picture, for drawings."""
+        """An interaction ended with `outcome`: "answered" (drawn and posted); refused at once as
+        "busy" (queue full), "over_cap" (the user's cap) or "shutting_down"; "timed_out" (the draw
+        timeout); "failed" (an error); "invalid" (a bad value, forged id or missing right); or "gone"
+        (it could not be answered any more). `answer_s`: seconds from taking it to posting its
+        picture, for drawings."""
 
     def batch(self, size: int, draw_s: float) -> None:
         """One generator call of `size` latents took `draw_s` seconds."""

@@ -32,7 +32,7 @@ from .editing import fit_editor, prior
 from .errors import TrainError, cli
 from .identity_net import load_identity_net
 from .slider_report import effects, measure, write
-from .slider_specs import BASE_CONDITIONS, SPECS, TARGET_MOVE, conditions_for, watched_for
+from .slider_specs import BASE_CONDITIONS, SPECS, TARGET_MOVE, Spec, conditions_for, watched_for
 
 ROOT = Path(__file__).resolve().parent.parent
 CACHE_DIR = ROOT / "runs" / "attributes"
@@ -124,13 +124,17 @@ def fit(
     """Fit all sliders: global directions (their steps calibrated on `calibration` faces), then each
     slider's editor (`steps` batches each). With `only`, refit those and keep the installed others
     (each editor still learns to compose with the sliders before it, as installed)."""
+
+    def chosen(s: Spec) -> bool:
+        return only is None or s.name in only
+
     z, p = sample_scores(faces, classifier, n_samples, cache)
     needed = sorted({s.celeba for s in SPECS} | {c for s in SPECS for c in conditions_for(s)})
     boundaries = {attr: fit_boundary(z, p[:, names.index(attr)]) for attr in needed}
     calib = prior(faces, calibration, torch.Generator().manual_seed(CALIBRATION_SEED))
     attributes: list[Attribute] = []
     for s in SPECS:
-        if only is not None and s.name not in only:
+        if not chosen(s):
             attributes.append(faces.sliders[s.name])
             continue
         normal, acc = boundaries[s.celeba]
@@ -162,10 +166,10 @@ def fit(
                     break
         attributes.append(a)
         tqdm.write(f"{s.name:<11} {s.celeba:<20} acc {acc:.3f} unit {a.unit:.2f} conditions {conds}")
-    fitted = [s for s in SPECS if s.editor and (only is None or s.name in only)]
+    fitted = [s for s in SPECS if s.editor and chosen(s)]
     identity = load_identity_net() if any(s.weights.identity for s in fitted) else None
     for i, (s, a) in enumerate(zip(SPECS, attributes, strict=True)):  # each learns to compose with those before
-        if not s.editor or (only is not None and s.name not in only):
+        if s not in fitted:
             continue
         before = AttributeSet([b for b in attributes[:i] if b.editor is not None])
         fit_editor(
