@@ -14,6 +14,7 @@ from gan.editors import FaceEditor
 from gan.faces import ATTRIBUTES_FILE, GENERATOR_FILE
 from tests.conftest import tiny_model
 from train.attributes import main as attributes_main
+from train.editing import Hold, Weights, held_weights
 from train.slider_specs import SPECS
 
 TINY = ["--samples", "300", "--steps", "2", "--calibration", "8"]
@@ -80,3 +81,24 @@ def test_an_untrained_editor_edits_as_the_global_direction(faces: Faces):
         plain = dataclasses.replace(a, editor=None)
         fresh = dataclasses.replace(a, editor=FaceEditor(faces.latent_dim, 8))
         assert torch.equal(AttributeSet([fresh]).apply(z, {name: value}), AttributeSet([plain]).apply(z, {name: value}))
+
+
+def test_the_pixel_hold_weighs_the_region_and_the_eyes_as_asked():
+    outside, band, eye = (0, 60), (30, 32), (30, 22)  # (y, x): the chin, the band between the eyes, an eye
+    plain = held_weights("eyes", Weights(inside=0.25))[0, 0]
+    assert [plain[p].item() for p in (outside, band, eye)] == [1.0, 0.25, 0.25]
+    eyes_held = held_weights("eyes", Weights(inside=0.25, eyes=3.0))[0, 0]
+    assert [eyes_held[p].item() for p in (outside, band, eye)] == [1.0, 0.25, 3.0]
+
+
+def test_an_edit_is_held_to_the_attributes_it_must_keep_and_not_its_own():
+    names = ["Smiling", "Male", "Young", "Bangs", "Chubby"]
+    weights = Weights(keep=1.0, keep_watched=10.0, keep_base=100.0)
+    hold = Hold.of(names, "Smiling", "mouth", ("Bangs",), ("Male", "Young"), ("Male",), weights)
+    assert hold.attributes.tolist() == [0.0, 111.0, 11.0, 0.0, 1.0]
+    z, x = torch.zeros(1, 4), torch.zeros(1, 3, 64, 64)
+    p0 = torch.full((1, 5), 0.5)
+    for moved, cost in ((0, 0.0), (3, 0.0), (1, 111.0), (4, 1.0)):  # own, free, base, any other: 0 -> 1
+        logits = torch.zeros(1, 5)
+        logits[0, moved] = 50.0
+        assert hold.cost(z, x, p0, z, x, logits).item() == pytest.approx(cost * 0.5 / 5, rel=1e-4)

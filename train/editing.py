@@ -42,6 +42,7 @@ REGIONS: dict[str, tuple[tuple[int, int, int, int], ...]] = {
     "hair": ((0, 0, 64, 26), (0, 0, 18, 64), (46, 0, 64, 64)),  # all but the inner face
     "all": ((0, 0, 64, 64),),
 }
+EYES = ((17, 27, 29, 34), (35, 27, 47, 34))  # the eyes themselves, inside the eye band
 MAX_EDIT = 3.0  # strengths are drawn up to the slider's end
 IDENTITY_MARGIN = 0.4  # distilled recognizer distance an edit may take for free (dlib's "same" is < 0.6)
 
@@ -57,14 +58,66 @@ class Weights:
     reach: float = 1.0  # slider strength from which `enough` is asked; below it, a share of it
     pixels: float = 60.0  # mean absolute change of the held pixels (images in [-1, 1])
     inside: float = 0.1  # of that, for the pixels the slider may change
+    eyes: float | None = None  # of that, for the eyes themselves (glasses: lenses the eyes show through)
     latent: float = 0.02  # squared move per latent dimension
     identity: float = 0.0  # distilled recognizer distance past IDENTITY_MARGIN (needs the identity net)
 
 
-def region_mask(region: str) -> torch.Tensor:
-    """(1, 1, 64, 64) float mask: 1 where the slider may change pixels, 0 where they are held."""
+def held_weights(region: str, weights: Weights) -> torch.Tensor:
+    """(1, 1, 64, 64) weight of each pixel in the pixel term: 1 outside the slider's region,
+    `weights.inside` in it, and `weights.eyes` on the eyes where that is set."""
+    held = 1 - (1 - weights.inside) * _mask(REGIONS[region])
+    if weights.eyes is not None:
+        held = torch.where(_mask(EYES) > 0, weights.eyes, held)
+    return held
+
+
+@dataclass(frozen=True)
+class Hold:
+    """What an edit must keep of each face, and how much each part counts."""
+
+    attributes: torch.Tensor  # (attributes,) weight of each one's probability change; 0 for those free to move
+    pixels: torch.Tensor  # (1, 1, 64, 64) weight of each pixel's change (held_weights)
+    weights: Weights
+
+    @classmethod
+    def of(
+        cls,
+        names: list[str],
+        own: str,
+        region: str,
+        free: tuple[str, ...],
+        watched: tuple[str, ...],
+        base: tuple[str, ...],
+        weights: Weights,
+    ) -> Hold:
+        """Of the attributes other than `own` and `free`, `watched` are held harder and `base` harder again."""
+        attributes = torch.full((len(names),), weights.keep)
+        for c in watched:
+            attributes[names.index(c)] += weights.keep_watched + (weights.keep_base if c in base else 0.0)
+        for c in (*free, own):
+            attributes[names.index(c)] = 0.0
+        return cls(attributes, held_weights(region, weights), weights)
+
+    def cost(
+        self,
+        z0: torch.Tensor,
+        x0: torch.Tensor,
+        p0: torch.Tensor,
+        z1: torch.Tensor,
+        x1: torch.Tensor,
+        logits: torch.Tensor,
+    ) -> torch.Tensor:
+        """(N,) cost of the edit from latents z0 (images x0, probabilities p0) to z1 (x1, logits)."""
+        kept = ((torch.sigmoid(logits) - p0).abs() * self.attributes).sum(1) / len(self.attributes)
+        pixels = ((x1 - x0).abs() * self.pixels).mean(dim=(1, 2, 3))
+        return kept + self.weights.pixels * pixels + self.weights.latent * (z1 - z0).pow(2).mean(1)
+
+
+def _mask(boxes: tuple[tuple[int, int, int, int], ...]) -> torch.Tensor:
+    """(1, 1, 64, 64) float mask: 1 in the boxes, 0 elsewhere."""
     mask = torch.zeros(1, 1, SIZE, SIZE)
-    for x0, y0, x1, y1 in REGIONS[region]:
+    for x0, y0, x1, y1 in boxes:
         mask[..., y0:y1, x0:x1] = 1
     return mask
 
@@ -94,7 +147,7 @@ def fit_editor(
         raise ValueError(f"{attribute.name}: an identity weight needs the distilled identity net")
     gen = torch.Generator().manual_seed(seed)
     pick = random.Random(seed)
-    draw = _differentiable_draw(faces)
+    draw = differentiable_draw(faces)
     with torch.random.fork_rng():  # the same seed, the same editor
         torch.manual_seed(seed)
         editor = FaceEditor(faces.latent_dim, hidden)
@@ -103,12 +156,7 @@ def fit_editor(
     editor.scale.fill_(sample.std(0).mean().item())
     attribute.editor = editor
     own = names.index(attribute.celeba)
-    keep_weight = torch.full((len(names),), weights.keep)
-    for c in watched:
-        keep_weight[names.index(c)] += weights.keep_watched + (weights.keep_base if c in base else 0.0)
-    for c in (*free, attribute.celeba):
-        keep_weight[names.index(c)] = 0.0
-    held = 1 - (1 - weights.inside) * region_mask(region)
+    hold = Hold.of(names, attribute.celeba, region, free, watched, base, weights)
     opt = torch.optim.Adam(editor.net.parameters(), lr=1e-3)
     for step in tqdm(range(steps), desc=f"{attribute.name:<11}", disable=not progress, mininterval=5):
         z = prior(faces, batch, gen)
@@ -131,10 +179,7 @@ def fit_editor(
         x1 = draw(edited)
         logits = classifier(x1)
         own_loss = (torch.relu(goal - celeba_side * logits[:, own]) * moved).sum()
-        keep = ((torch.sigmoid(logits) - p0).abs() * keep_weight).sum(1) / len(names)
-        pixels = ((x1 - x0).abs() * held).mean(dim=(1, 2, 3))
-        latent = (edited - z).pow(2).mean(1)
-        held_in = keep + weights.pixels * pixels + weights.latent * latent
+        held_in = hold.cost(z, x0, p0, edited, x1, logits)
         if e0 is not None:
             held_in = held_in + weights.identity * torch.relu((identity(x1) - e0).norm(dim=1) - IDENTITY_MARGIN)
         loss = (own_loss + (held_in * moved).sum()) / batch
@@ -155,7 +200,7 @@ def _random_edit(sliders: AttributeSet, pick: random.Random) -> dict[str, float 
     return {a.name: pick.choice(("off", "on")) if a.kind == "toggle" else pick.uniform(-MAX_EDIT, MAX_EDIT)}
 
 
-def _differentiable_draw(faces: Faces) -> Callable[[torch.Tensor], torch.Tensor]:
+def differentiable_draw(faces: Faces) -> Callable[[torch.Tensor], torch.Tensor]:
     """latents -> float images in [-1, 1], with gradients to the latents (the generator frozen)."""
     faces.generator.requires_grad_(False)
     net = faces.generator.synthesis if faces.in_w else faces.generator

@@ -55,7 +55,7 @@ SPECS = (
         "toggle",
         "put glasses on or take them off",
         "eyes",
-        weights=Weights(identity=20.0),  # the defaults kept the person in 87 %
+        weights=Weights(inside=0.4, identity=20.0),  # the defaults kept the person in 87 %
     ),
     Spec(
         "masculine",
@@ -65,8 +65,7 @@ SPECS = (
         "slider",
         "more masculine (+) or feminine (-) features",
         "all",
-        free=(
-            *FACIAL_HAIR,
+        free=(  # not the beard: a more masculine face need not grow one
             "Heavy_Makeup",
             "Wearing_Lipstick",
             "Arched_Eyebrows",
@@ -79,6 +78,8 @@ SPECS = (
             "Oval_Face",
             "Rosy_Cheeks",
         ),
+        unit=0.5,  # calibrated on the global direction: 0.75, which the editor overshot (Young -0.25)
+        weights=Weights(enough=0.0, reach=3.0, identity=80.0, keep_base=100.0),
     ),
     Spec(
         "age",
