@@ -14,6 +14,7 @@ docs/sliders.md (Notes) holds what it measured.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 from pathlib import Path
 
@@ -24,9 +25,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 from gan import Faces  # noqa: E402
 from train.classifier import load_classifier  # noqa: E402
-from train.editing import Hold, Weights, differentiable_draw  # noqa: E402
+from train.editing import Weights, differentiable_draw  # noqa: E402
 from train.identity import SAME_PERSON, distances, recognizer  # noqa: E402
-from train.slider_specs import BASE_CONDITIONS, SPECS, watched_for  # noqa: E402
+from train.slider_specs import BASE_CONDITIONS, SPECS, hold_for  # noqa: E402
 
 FIRST_SEED = 5000  # neither the fitting nor the report draws these
 
@@ -46,8 +47,7 @@ def main() -> None:
     classifier.requires_grad_(False)
     spec = next(s for s in SPECS if s.name == args.slider)
     attribute = faces.sliders[spec.name]
-    weights = Weights(keep_base=args.hold, eyes=args.eyes)
-    hold = Hold.of(names, spec.celeba, spec.region, spec.free, watched_for(spec), BASE_CONDITIONS, weights)
+    hold = hold_for(dataclasses.replace(spec, weights=Weights(keep_base=args.hold, eyes=args.eyes)), names)
     own = names.index(spec.celeba)
     draw = differentiable_draw(faces)
 

@@ -32,7 +32,7 @@ from .editing import fit_editor, prior
 from .errors import TrainError, cli
 from .identity_net import load_identity_net
 from .slider_report import effects, measure, write
-from .slider_specs import BASE_CONDITIONS, SPECS, TARGET_MOVE, Spec, conditions_for, watched_for
+from .slider_specs import SPECS, TARGET_MOVE, Spec, conditions_for, hold_for
 
 ROOT = Path(__file__).resolve().parent.parent
 CACHE_DIR = ROOT / "runs" / "attributes"
@@ -177,13 +177,9 @@ def fit(
             classifier,
             names,
             a,
-            s.region,
-            s.free,
-            watched_for(s),
-            BASE_CONDITIONS,
+            hold_for(s, names),
             before,
             steps,
-            weights=s.weights,
             seed=EDITOR_SEED + i,
             progress=progress,
             identity=identity,

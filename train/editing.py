@@ -127,22 +127,18 @@ def fit_editor(
     classifier: AttributeClassifier,
     names: list[str],
     attribute: Attribute,
-    region: str,
-    free: tuple[str, ...],
-    watched: tuple[str, ...],
-    base: tuple[str, ...],
+    hold: Hold,
     before: AttributeSet,
     steps: int,
     batch: int = 32,
     hidden: int = 128,
-    weights: Weights = Weights(),
     seed: int = 0,
     progress: bool = True,
     identity: IdentityNet | None = None,
 ) -> FaceEditor:
-    """Train `attribute`'s editor; `before` holds the sliders fitted so far (edits to compose with).
-    Of the other attributes, `watched` are held harder and, of those, `base` harder again. The
-    `identity` net is needed when `weights.identity` is set."""
+    """Train `attribute`'s editor to make its edit and keep what `hold` says; `before` holds the sliders
+    fitted so far (edits to compose with). The `identity` net is needed when the hold's weights ask for it."""
+    weights = hold.weights
     if weights.identity and identity is None:
         raise ValueError(f"{attribute.name}: an identity weight needs the distilled identity net")
     gen = torch.Generator().manual_seed(seed)
@@ -156,7 +152,6 @@ def fit_editor(
     editor.scale.fill_(sample.std(0).mean().item())
     attribute.editor = editor
     own = names.index(attribute.celeba)
-    hold = Hold.of(names, attribute.celeba, region, free, watched, base, weights)
     opt = torch.optim.Adam(editor.net.parameters(), lr=1e-3)
     for step in tqdm(range(steps), desc=f"{attribute.name:<11}", disable=not progress, mininterval=5):
         z = prior(faces, batch, gen)

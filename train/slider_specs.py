@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .editing import Weights
+from .editing import Hold, Weights
 
 BASE_CONDITIONS = ("Male", "Young", "Pale_Skin")  # no slider but their own may move these (report: <= 0.1)
 # The first report showed every slider opening or closing the mouth: condition on it too, except
@@ -189,3 +189,8 @@ def watched_for(spec: Spec) -> tuple[str, ...]:
     """The attributes the editor holds hardest: the base conditions and every other slider's own."""
     others = (*BASE_CONDITIONS, *(s.celeba for s in SPECS))
     return tuple(c for c in dict.fromkeys(others) if c != spec.celeba and c not in spec.free)
+
+
+def hold_for(spec: Spec, names: list[str]) -> Hold:
+    """What the slider's edit must keep: its editor's loss, but for the own attribute."""
+    return Hold.of(names, spec.celeba, spec.region, spec.free, watched_for(spec), BASE_CONDITIONS, spec.weights)
