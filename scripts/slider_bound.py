@@ -18,12 +18,12 @@ import dataclasses
 import sys
 from pathlib import Path
 
-import numpy as np
 import torch
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 from gan import Faces  # noqa: E402
+from gan.imaging import to_uint8  # noqa: E402
 from train.classifier import load_classifier  # noqa: E402
 from train.editing import Weights, differentiable_draw  # noqa: E402
 from train.identity import SAME_PERSON, distances, recognizer  # noqa: E402
@@ -71,22 +71,18 @@ def main() -> None:
         opt.step()
 
     embed = recognizer()
-    e0 = embed(_uint8(x0))
+    e0 = embed(to_uint8(x0))
     for tag, latents in (("shipped", shipped), ("optimised", z.detach())):
         with torch.no_grad():
             x = draw(latents)
             move = (torch.sigmoid(classifier(x)) - p0).mean(0)
-        same = (distances(embed(_uint8(x)), e0) < SAME_PERSON).mean()
+        same = (distances(embed(to_uint8(x)), e0) < SAME_PERSON).mean()
         print(
             f"{spec.name} {tag:<9} own {spec.sign * move[own]:+.2f}  "
             + "  ".join(f"{c} {move[names.index(c)]:+.2f}" for c in BASE_CONDITIONS if c != spec.celeba)
             + f"  same person {same:.2f}",
             flush=True,
         )
-
-
-def _uint8(x: torch.Tensor) -> np.ndarray:
-    return ((x.clamp(-1, 1) + 1) * 127.5).round().byte().permute(0, 2, 3, 1).numpy()
 
 
 if __name__ == "__main__":
