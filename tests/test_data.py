@@ -162,6 +162,7 @@ def test_evaluate_scores_against_a_pack(data_root, tmp_path, capsys):
     line = json.loads(out.read_text())
     assert line["n_holdout"] == FAKE_IMAGES // 12 and np.isfinite(line["frechet_distance"])
     assert line["real_floor"] > 0 and np.isfinite(line["real_floor"]), "the floor of real train faces, for context"
+    assert all(0 <= line[k] <= 1 for k in ("precision", "recall", "real_precision", "real_recall"))
     assert f"floor: real train faces score {line['real_floor']:.3f}" in capsys.readouterr().out
 
 

@@ -1,9 +1,15 @@
-"""Frechet distance between generated faces and the holdout, in the attribute classifier's features.
+"""Frechet distance, precision and recall of generated faces against the holdout, in the attribute
+classifier's features.
 
 Like FID, but measured with the project's own CelebA classifier (penultimate 256-d layer)
 instead of an ImageNet Inception net, which this offline project cannot download and which
 knows little about faces anyway. Lower is better; both sides are uint8 images, so the
 generator gets no credit or penalty for sub-quantisation detail.
+
+Precision and recall (Kynkaanniemi et al. 2019, k = 3) say apart what the Frechet distance mixes:
+how often a face looks like some real one, and how much of the real faces' variety the generator
+covers. They compare as many generated faces as there are holdout faces, so that the real train
+faces' own scores (the floor, printed beside them) are measured with the same sample sizes.
 
 `python -m train.evaluate gan/weights/generator.safetensors --reference ../shared/reference/dcgan_reference_300s.pt`
 """
@@ -26,6 +32,7 @@ from .classifier import DEFAULT_PATH as CLASSIFIER_PATH
 from .classifier import AttributeClassifier, load_classifier, predict, predict_faces
 from .data import DEFAULT_PACK, load_split
 from .errors import cli
+from .face_scores import precision_recall
 
 EVAL_SEED = 2024
 REFERENCE_NZ = 100  # the pytorch/examples DCGAN's latent size
@@ -94,17 +101,29 @@ def write_side_by_side(path: Path | str, generators: list[tuple[Callable[[torch.
     Path(path).write_bytes(png_bytes(np.concatenate(tiles, axis=1)))
 
 
-def real_floor(classifier: AttributeClassifier, data: str, holdout: np.ndarray, n: int) -> float:
-    """The score of n real train faces against the holdout: what a perfect generator would get
+def scores(features: np.ndarray, holdout: np.ndarray) -> dict[str, float]:
+    """Frechet distance of all the features, precision and recall of as many as the holdout has."""
+    precision, recall = precision_recall(torch.from_numpy(features[: len(holdout)]), torch.from_numpy(holdout))
+    return {
+        "frechet_distance": round(frechet_distance(features, holdout), 3),
+        "precision": round(precision, 3),
+        "recall": round(recall, 3),
+    }
+
+
+def real_floor(classifier: AttributeClassifier, data: str, holdout: np.ndarray, n: int) -> dict[str, float]:
+    """The scores of n real train faces against the holdout: what a perfect generator would get
     with this classifier and these sample sizes, printed beside every score for context."""
     train = load_split(data, "train", limit=n).images
-    return frechet_distance(predict(classifier, train, features=True).numpy(), holdout)
+    return scores(predict(classifier, train, features=True).numpy(), holdout)
 
 
 @cli
 @torch.no_grad()
 def main(argv: list[str] | None = None) -> None:
-    p = argparse.ArgumentParser(description="Frechet distance of generators against the celeba64 holdout.")
+    p = argparse.ArgumentParser(
+        description="Frechet distance, precision and recall of generators against the celeba64 holdout."
+    )
     p.add_argument("checkpoints", nargs="*", help="generator safetensors files")
     p.add_argument("--reference", help="also score the reference DCGAN .pt file")
     p.add_argument("--data", default=str(DEFAULT_PACK))
@@ -118,7 +137,11 @@ def main(argv: list[str] | None = None) -> None:
     classifier, _ = load_classifier(args.classifier, args.device)
     real = predict(classifier, load_split(args.data, "holdout").images, features=True).numpy()
     floor = real_floor(classifier, args.data, real, args.n)
-    print(f"floor: real train faces score {floor:.3f} against the same holdout ({args.n} faces)", flush=True)
+    print(
+        f"floor: real train faces score {floor['frechet_distance']:.3f} against the same holdout ({args.n} faces),"
+        f" precision {floor['precision']:.3f}, recall {floor['recall']:.3f}",
+        flush=True,
+    )
     models: list[tuple[str, Callable, int]] = []  # name, z -> images, nz
     for c in args.checkpoints:
         g = load_generator(c, args.device)[0]
@@ -128,13 +151,14 @@ def main(argv: list[str] | None = None) -> None:
     if args.grid:
         write_side_by_side(args.grid, [(gen, nz) for _, gen, nz in models])
     for name, gen, nz in models:
-        fd = frechet_distance(generated_features(gen, classifier, args.n, nz, seed=args.seed), real)
         line = {
             "model": name,
-            "frechet_distance": round(fd, 3),
+            **scores(generated_features(gen, classifier, args.n, nz, seed=args.seed), real),
             "n_generated": args.n,
             "n_holdout": len(real),
-            "real_floor": round(floor, 3),
+            "real_floor": floor["frechet_distance"],
+            "real_precision": floor["precision"],
+            "real_recall": floor["recall"],
             **({"seed": args.seed} if args.seed != EVAL_SEED else {}),
         }
         print(json.dumps(line), flush=True)
