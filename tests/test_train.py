@@ -12,8 +12,8 @@ import torch
 
 from gan import Faces
 from gan.checkpoint import load_generator
-from train.augment import POLICIES, diff_augment
-from train.evaluate import frechet_distance
+from train.augment import POLICIES, diff_augment, translation
+from train.evaluate import frechet_distance, scores
 from train.gan import Trainer
 from train.gan import main as train_main
 from train.losses import discriminator_loss, generator_loss, r1_penalty
@@ -104,6 +104,27 @@ def test_augment_policies_keep_shapes_and_gradients():
         x.grad = None
 
 
+def test_translation_shifts_by_whole_pixels_and_r1_differentiates_through_it():
+    torch.manual_seed(0)
+    x = torch.rand(16, 3, 64, 64) + 1  # no zeros of its own: a zero is the fill
+    y = translation(x)
+    padded = torch.nn.functional.pad(x, [8, 8, 8, 8])
+    for image, shifted in zip(padded, y, strict=True):
+        shifts = [
+            (dy, dx)
+            for dy in range(17)
+            for dx in range(17)
+            if torch.equal(image[:, dy : dy + 64, dx : dx + 64], shifted)
+        ]
+        assert len(shifts) == 1, "each image is itself moved by at most 8 px, the gap filled with zeros"
+    real = x.requires_grad_(True)
+    d = torch.nn.Sequential(
+        torch.nn.Conv2d(3, 4, 3), torch.nn.LeakyReLU(0.2), torch.nn.Flatten(), torch.nn.LazyLinear(1)
+    )
+    r1_penalty(real, d(diff_augment(real, "translation")).flatten()).backward()  # a gradient of a gradient
+    assert d[0].weight.grad.abs().sum() > 0, "R1 reaches D's weights"
+
+
 def test_other_architecture_and_augmentation_train(data_root, tmp_path):
     out = tmp_path / "run"
     Trainer(tiny(data_root, out, max_steps=2, arch="dcgan-refine", augment="color,translation")).run()
@@ -119,6 +140,18 @@ def test_frechet_distance():
     assert abs(shifted - 8.0) < 0.3  # |mu difference|^2 = 8
     scaled = frechet_distance(a, 2 * rng.normal(size=(4000, 8)))
     assert abs(scaled - 8.0) < 0.5  # 8 * (1 - 2)^2
+
+
+def test_precision_and_recall_tell_realism_from_variety():
+    rng = np.random.default_rng(0)
+    real = rng.normal(size=(500, 8)).astype(np.float32)
+    assert scores(real, real) == {"frechet_distance": 0.0, "precision": 1.0, "recall": 1.0}
+    # every generated face close to one real face, but only to the few in a corner: realistic, no variety
+    corner = real[(real[:, :2] > 0.5).all(1)]
+    collapsed = scores(np.repeat(corner, 40, axis=0)[:1000], real)
+    assert collapsed["precision"] == 1.0 and collapsed["recall"] < 0.3
+    # faces far from every real one: no realism, whatever their variety
+    assert scores(real + 10, real)["precision"] == 0.0
 
 
 def test_losses_are_bce_on_logits():

@@ -24,14 +24,18 @@ def color(x: torch.Tensor) -> torch.Tensor:
 
 
 def translation(x: torch.Tensor, ratio: float = 0.125) -> torch.Tensor:
-    """Shift each image by up to ratio of its size, filling with zeros (one grid_sample)."""
-    n = x.shape[0]
-    shift = (torch.rand(n, 2, device=x.device) * 2 - 1) * (2 * ratio)  # in [-1, 1] grid units
-    theta = torch.zeros(n, 2, 3, device=x.device)
-    theta[:, 0, 0] = theta[:, 1, 1] = 1
-    theta[:, :, 2] = shift
-    grid = F.affine_grid(theta, list(x.shape), align_corners=False)
-    return F.grid_sample(x, grid.to(x.dtype), mode="nearest", padding_mode="zeros", align_corners=False)
+    """Shift each image by a whole number of pixels, up to ratio of its size, filling with zeros.
+    Gathered by index rather than grid_sample, whose CUDA backward has no derivative of its own: R1
+    differentiates D's gradient at the augmented real faces."""
+    n, _, h, w = x.shape
+    reach_y, reach_x = round(h * ratio), round(w * ratio)
+    dy = torch.randint(-reach_y, reach_y + 1, (n, 1, 1), device=x.device)
+    dx = torch.randint(-reach_x, reach_x + 1, (n, 1, 1), device=x.device)
+    rows = (torch.arange(h, device=x.device)[None, :, None] + dy + 1).clamp(0, h + 1)  # in the padded image
+    cols = (torch.arange(w, device=x.device)[None, None, :] + dx + 1).clamp(0, w + 1)
+    padded = F.pad(x, [1, 1, 1, 1]).permute(0, 2, 3, 1)  # (N, H + 2, W + 2, C): the border is the fill
+    shifted = padded[torch.arange(n, device=x.device)[:, None, None], rows, cols]
+    return shifted.permute(0, 3, 1, 2)
 
 
 POLICIES = {"none": (), "translation": (translation,), "color,translation": (color, translation)}
