@@ -19,8 +19,10 @@ import torch.nn.functional as F
 from torch import nn
 
 from .checks import check_limits
+from .equalized import EqualLinear
 
 RESOLUTIONS = (4, 8, 16, 32, 64)  # up to 64 px, the size of every generator's faces
+MAPPING_LR_MUL = 0.01  # the mapping network learns 100 times slower than the rest (StyleGAN's)
 
 
 @dataclass(frozen=True)
@@ -53,11 +55,10 @@ class ModulatedConv(nn.Module):
 
     def __init__(self, w_dim: int, cin: int, cout: int, kernel: int, demodulate: bool = True):
         super().__init__()
-        self.weight = nn.Parameter(torch.randn(cout, cin, kernel, kernel) / math.sqrt(cin * kernel * kernel))
+        self.weight = nn.Parameter(torch.randn(cout, cin, kernel, kernel))  # equalised (gan/equalized.py)
+        self.weight_gain = 1 / math.sqrt(cin * kernel * kernel)
         self.bias = nn.Parameter(torch.zeros(cout))
-        self.affine = nn.Linear(w_dim, cin)
-        nn.init.zeros_(self.affine.weight)
-        nn.init.ones_(self.affine.bias)  # styles start at 1: an unmodulated convolution
+        self.affine = EqualLinear(w_dim, cin, bias_init=1.0)  # styles start near 1
         self.demodulate = demodulate
         self.padding = kernel // 2
 
@@ -65,9 +66,10 @@ class ModulatedConv(nn.Module):
         # conv(x * s, W) * d equals a conv with per-sample weights W * s demodulated by d, but runs
         # as one ordinary batched convolution (StyleGAN2's non-fused path): fast on CPUs too
         styles = self.affine(w)  # (N, cin)
-        out = F.conv2d(x * styles[:, :, None, None], self.weight, padding=self.padding)
+        weight = self.weight * self.weight_gain
+        out = F.conv2d(x * styles[:, :, None, None], weight, padding=self.padding)
         if self.demodulate:  # d = 1 / |W * s| per sample and output channel
-            d = torch.rsqrt(styles.square() @ self.weight.square().sum(dim=(2, 3)).t() + 1e-8)
+            d = torch.rsqrt(styles.square() @ weight.square().sum(dim=(2, 3)).t() + 1e-8)
             out = out * d[:, :, None, None]
         return out + self.bias[None, :, None, None]
 
@@ -81,7 +83,7 @@ class StyleGenerator(nn.Module):
         c = config
         layers: list[nn.Module] = []
         for i in range(c.mapping_layers):
-            layers += [nn.Linear(c.nz if i == 0 else c.w_dim, c.w_dim), nn.LeakyReLU(0.2)]
+            layers += [EqualLinear(c.nz if i == 0 else c.w_dim, c.w_dim, lr_mul=MAPPING_LR_MUL), nn.LeakyReLU(0.2)]
         self.mapping = nn.Sequential(*layers)
         self.register_buffer("w_avg", torch.zeros(c.w_dim))  # running mean of w, kept by training
         self.const = nn.Parameter(torch.randn(1, c.channels_at(4), 4, 4))

@@ -8,6 +8,7 @@ import torch
 
 from gan import CheckpointError, Faces
 from gan.checkpoint import load_generator, save_generator, save_tensors
+from gan.equalized import EqualConv2d, EqualLinear
 from gan.style import ModulatedConv, StyleConfig, StyleGenerator
 
 SMALL = StyleConfig(nz=32, w_dim=32, mapping_layers=2, channels=16)
@@ -36,6 +37,20 @@ def test_shapes_and_no_batch_norm():
     assert g(torch.randn(3, SMALL.nz)).shape == (3, 3, 64, 64)
     assert not any(isinstance(m, torch.nn.modules.batchnorm._BatchNorm) for m in g.modules())
     assert g.w_avg.shape == (SMALL.w_dim,) and "w_avg" in g.state_dict()
+
+
+def test_equalised_layers_store_unit_weights_and_keep_unit_variance():
+    torch.manual_seed(0)
+    x = torch.randn(2048, 256)
+    for layer in (EqualLinear(256, 128), EqualLinear(256, 128, lr_mul=0.01)):
+        effective = layer.weight * layer.weight_gain
+        assert abs(effective.std().item() * 16 - 1) < 0.05, "used as std 1/sqrt(fan-in)"
+        assert abs(layer(x).std().item() - 1) < 0.1
+    assert abs(EqualLinear(256, 128).weight.std().item() - 1) < 0.05, "stored at std 1: Adam's steps are relative"
+    assert abs(EqualLinear(256, 128, lr_mul=0.01).weight.std().item() - 100) < 5, "100 times slower"
+    conv = EqualConv2d(16, 32, 3)
+    assert abs(conv.weight.std().item() - 1) < 0.05
+    assert abs(conv(torch.randn(64, 16, 12, 12))[:, :, 1:-1, 1:-1].std().item() - 1) < 0.1
 
 
 def test_modulated_conv_is_a_per_sample_demodulated_conv():

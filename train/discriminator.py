@@ -14,6 +14,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from gan.equalized import EqualConv2d, EqualLinear
+
 
 class Discriminator(nn.Module):
     """Image (N, 3, 64, 64) in [-1, 1] -> realness logit (N,)."""
@@ -37,21 +39,22 @@ class Discriminator(nn.Module):
 
 class ResidualDiscriminator(nn.Module):
     """Image (N, 3, 64, 64) -> realness logit (N,), without batch norm: each sample is judged on
-    its own, which R1 needs (its gradient is per sample) and which keeps the discriminator from
-    learning batch statistics. Residual blocks halve the resolution 64 -> 4 (as StyleGAN2's D)."""
+        its own, which R1 needs (its gradient is per sample) and which keeps the discriminator from
+        learning batch statistics. Residual blocks halve the resolution 64 -> 4 (as StyleGAN2's D); its
+    layers have the equalised learning rate of the style generator's (gan/equalized.py)."""
 
     def __init__(self, ndf: int = 64):
         super().__init__()
         widths = [ndf, 2 * ndf, 4 * ndf, 4 * ndf, 4 * ndf]  # at 64, 32, 16, 8, 4 px
-        self.from_rgb = nn.Conv2d(3, widths[0], 1)
+        self.from_rgb = EqualConv2d(3, widths[0], 1)
         self.blocks = nn.ModuleList(_ResidualDown(a, b) for a, b in zip(widths[:-1], widths[1:], strict=True))
         self.head = nn.Sequential(
-            nn.Conv2d(widths[-1], widths[-1], 3, padding=1),
+            EqualConv2d(widths[-1], widths[-1], 3),
             nn.LeakyReLU(0.2),
             nn.Flatten(),
-            nn.Linear(widths[-1] * 16, widths[-1]),
+            EqualLinear(widths[-1] * 16, widths[-1]),
             nn.LeakyReLU(0.2),
-            nn.Linear(widths[-1], 1),
+            EqualLinear(widths[-1], 1),
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -64,9 +67,9 @@ class ResidualDiscriminator(nn.Module):
 class _ResidualDown(nn.Module):
     def __init__(self, cin: int, cout: int):
         super().__init__()
-        self.conv1 = nn.Conv2d(cin, cin, 3, padding=1)
-        self.conv2 = nn.Conv2d(cin, cout, 3, padding=1)
-        self.skip = nn.Conv2d(cin, cout, 1, bias=False)
+        self.conv1 = EqualConv2d(cin, cin, 3)
+        self.conv2 = EqualConv2d(cin, cout, 3)
+        self.skip = EqualConv2d(cin, cout, 1, bias=False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         y = F.leaky_relu(self.conv1(x), 0.2)
