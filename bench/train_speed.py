@@ -29,7 +29,7 @@ SETTINGS = [
     {"arch": "dcgan", "batch": 256},
     {"arch": "dcgan-refine"},
     {"arch": "dcgan", "augment": "color,translation"},
-    {"arch": "style", "ngf": 192, "r1": 1.0, "beta1": 0.0, "augment": "color,translation"},
+    {"arch": "style", "ngf": 192, "ndf": 32, "r1": 1.0, "beta1": 0.0, "lr": 2e-3},  # scripts/recipe_search.sh's
 ]
 
 

@@ -175,7 +175,20 @@ def test_style_generator_trains_with_r1_and_keeps_w_avg(data_root, tmp_path):
     assert trainer.opt_d.param_groups[0]["betas"][0] == 0.0
     faces = Faces.load(out / "final.safetensors")
     assert faces.in_w and faces.meta["config"]["arch"] == "style" and "ResNet-D" in faces.meta["recipe"]
-    assert "R1(1)" in faces.meta["recipe"] and faces.render([1, 2], truncation=0.7).shape == (2, 64, 64, 3)
+    assert "R1(1, on 0.125 of a batch)" in faces.meta["recipe"] and faces.render([1, 2], truncation=0.7).shape == (
+        2,
+        64,
+        64,
+        3,
+    )
+
+
+@pytest.mark.parametrize("share", ["0", "1.5"])
+def test_r1_share_outside_its_range_is_one_line_error(data_root, tmp_path, capsys, share):
+    code = train_main(["--data", str(data_root), "--out", str(tmp_path / "run"), "--r1-share", share, *TINY_FLAGS])
+    err = capsys.readouterr().err
+    assert code == 2 and err.strip() == f"error: --r1-share must be in (0, 1], got {float(share)}"
+    assert not (tmp_path / "run").exists(), "nothing written"
 
 
 def test_r1_is_the_squared_gradient_norm_at_real_images():

@@ -2,7 +2,8 @@
 
 Recipe (the DCGAN recipe, made faster and steadier):
 - generator: gan.model.Generator, `--arch dcgan` (the reference's shape) or `dcgan-refine`;
-- discriminator: the DCGAN convnet with the non-saturating BCE loss, one D step per G step;
+- discriminator: the DCGAN convnet with the non-saturating BCE loss, one D step per G step (the style
+  generator's: the residual one, with R1 measured on a share of each real batch);
 - horizontal flips of the real faces; DiffAugment (`--augment`, translation by default) on every
   image D sees;
 - an EMA of the generator's weights is what gets sampled and shipped, with its batch-norm
@@ -179,7 +180,7 @@ class Trainer:
 
     def recipe(self) -> str:
         aug = "" if self.config.augment == "none" else f"+DiffAugment({self.config.augment})"
-        r1 = f"+R1({self.config.r1:g})" if self.config.r1 > 0 else ""
+        r1 = f"+R1({self.config.r1:g}, on {self.config.r1_share:g} of a batch)" if self.config.r1 > 0 else ""
         d = "ResNet-D" if self.style else "DCGAN-D"
         return f"{d}+BCE{r1}+flips{aug}+EMA({self.config.ema})+Adam(beta1={self.config.beta1:g})"
 
@@ -235,11 +236,10 @@ class Trainer:
             with torch.set_grad_enabled(not warmup):
                 fake = self._generate(z)
             self.D.requires_grad_(True)
-            real.requires_grad_(self.config.r1 > 0)
-            d_real, d_fake = self.D(aug(real)), self.D(aug(fake.detach()))
-            d_loss = discriminator_loss(d_real, d_fake)
-            if self.config.r1 > 0:
-                d_loss = d_loss + self.config.r1 / 2 * r1_penalty(real, d_real)
+            d_loss = discriminator_loss(self.D(aug(real)), self.D(aug(fake.detach())))
+            if self.config.r1 > 0:  # on the first r1_share of the batch (a random draw), in a pass of its own
+                some = real[: max(1, round(len(real) * self.config.r1_share))].detach().requires_grad_(True)
+                d_loss = d_loss + self.config.r1 / 2 * r1_penalty(some, self.D(aug(some)))
         self.opt_d.zero_grad(set_to_none=True)
         d_loss.backward()
         self.opt_d.step()

@@ -43,6 +43,11 @@ class TrainConfig:
     ngf: int = _flag("generator width: the DCGAN's base filters, or the style generator's channels", 64)
     ndf: int = _flag("discriminator width", 64)
     r1: float = _flag("R1 gradient penalty weight (gamma); 0 = none", 0.0)
+    r1_share: float = _flag(
+        "share of each real batch that R1 is measured on, in a D pass of its own (its second backward pass"
+        " is the costliest part of a style step; a share estimates the same mean, as StyleGAN2's lazy R1)",
+        0.125,
+    )
     beta1: float = _flag("Adam's first momentum (StyleGAN uses 0)", 0.5)
     ema: float = _flag("EMA decay of the generator's weights", 0.999)
     limit: int | None = _flag("use only the first N training images", None)
@@ -75,6 +80,8 @@ class TrainConfig:
             raise TrainError(f"--ema must be in [0, 1), got {self.ema}")
         if not 0 <= self.beta1 < 1 or self.r1 < 0:
             raise TrainError(f"--beta1 must be in [0, 1) and --r1 at least 0, got {self.beta1} and {self.r1}")
+        if not 0 < self.r1_share <= 1:
+            raise TrainError(f"--r1-share must be in (0, 1], got {self.r1_share}")
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=2)
