@@ -1,7 +1,7 @@
 """Layers with StyleGAN's equalised learning rate: weights stored N(0, 1) and scaled by 1/sqrt(fan-in)
 each time they are used, so that Adam, whose steps are about lr whatever a weight's scale, moves
 every layer at the same relative rate. With plain weights (std 1/sqrt(fan-in)) a rate of 2e-3 moves
-the widest layers by several per cent a step, and the style generator's training blew up.
+the widest layers by several per cent a step (docs/training/README.md has what that did).
 
 `lr_mul` slows a layer further (StyleGAN's mapping network learns 100 times slower than the rest).
 """
