@@ -83,12 +83,16 @@ import json, os, pathlib, shutil
 root = pathlib.Path("runs/search")
 keys = ("frechet_distance", "precision", "recall", "real_floor", "real_precision", "real_recall")
 evals = (root / "eval.jsonl").read_text().splitlines() if (root / "eval.jsonl").exists() else []
+def kimg_at_end(run: pathlib.Path) -> float | None:
+    metrics = (run / "metrics.jsonl").read_text().splitlines()
+    return json.loads(metrics[-1])["kimg"] if metrics else None
+
+
+kimg = {run: kimg_at_end(run) for run in root.glob("*-s[01]")}  # once per run, not per snapshot
 rows = []
 for r in map(json.loads, evals):
     model = pathlib.Path(r["model"])
-    metrics = (model.parent / "metrics.jsonl").read_text().splitlines()
-    kimg = json.loads(metrics[-1])["kimg"] if metrics else None
-    rows.append([model.parent.name, model.name, *(r[k] for k in keys), kimg])
+    rows.append([model.parent.name, model.name, *(r[k] for k in keys), kimg[model.parent]])
 header = ["run", "snapshot", *keys, "kimg_at_end"]
 text = "".join("\t".join(map(str, r)) + "\n" for r in [header, *rows])
 print(text, end="")

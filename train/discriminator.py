@@ -39,8 +39,8 @@ class Discriminator(nn.Module):
 
 class ResidualDiscriminator(nn.Module):
     """Image (N, 3, 64, 64) -> realness logit (N,), without batch norm: each sample is judged on
-        its own, which R1 needs (its gradient is per sample) and which keeps the discriminator from
-        learning batch statistics. Residual blocks halve the resolution 64 -> 4 (as StyleGAN2's D); its
+    its own, which R1 needs (its gradient is per sample) and which keeps the discriminator from
+    learning batch statistics. Residual blocks halve the resolution 64 -> 4 (as StyleGAN2's D); its
     layers have the equalised learning rate of the style generator's (gan/equalized.py)."""
 
     def __init__(self, ndf: int = 64):
