@@ -7,7 +7,9 @@ An editor (train/editing.py) amortises a per-face search; this runs the search i
 face's latent, from the shipped edit, with the editor's losses) on held-out seeds, so a slider that
 misses a target can be told apart: an editor that has not learned enough, or an edit this generator and
 classifier do not have. It prints, for the shipped edit and the optimised one, the mean change of the
-slider's own attribute, Male, Young and Pale_Skin from the unedited faces, and dlib's same-person share.
+slider's own attribute, Male, Young and Pale_Skin from the unedited faces, and dlib's same-person share:
+for all faces, then apart for those the classifier reads as men and as women before the edit. Run it at
+several --hold values to see the trade between the own attribute and the held ones.
 docs/sliders.md (Notes) holds what it measured.
 """
 
@@ -72,17 +74,20 @@ def main() -> None:
 
     embed = recognizer()
     e0 = embed(to_uint8(x0))
+    men = (p0[:, names.index("Male")] > 0.5).numpy()
     for tag, latents in (("shipped", shipped), ("optimised", z.detach())):
         with torch.no_grad():
             x = draw(latents)
-            move = (torch.sigmoid(classifier(x)) - p0).mean(0)
-        same = (distances(embed(to_uint8(x)), e0) < SAME_PERSON).mean()
-        print(
-            f"{spec.name} {tag:<9} own {spec.sign * move[own]:+.2f}  "
-            + "  ".join(f"{c} {move[names.index(c)]:+.2f}" for c in BASE_CONDITIONS if c != spec.celeba)
-            + f"  same person {same:.2f}",
-            flush=True,
-        )
+            move = (torch.sigmoid(classifier(x)) - p0).numpy()
+        same = distances(embed(to_uint8(x)), e0) < SAME_PERSON
+        for who, rows in (("all", men | ~men), ("men", men), ("women", ~men)):
+            m = move[rows].mean(0)
+            print(
+                f"{spec.name} {tag:<9} {who:<5} ({rows.sum():>3}) own {spec.sign * m[own]:+.2f}  "
+                + "  ".join(f"{c} {m[names.index(c)]:+.2f}" for c in BASE_CONDITIONS if c != spec.celeba)
+                + f"  same person {same[rows].mean():.2f}",
+                flush=True,
+            )
 
 
 if __name__ == "__main__":
