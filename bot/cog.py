@@ -21,11 +21,12 @@ from gan import Faces
 from gan.attributes import SLIDER_RANGE, TOGGLE_VALUES
 from gan.faces import MORPH_FRAMES, SWEEP_FRAMES
 from gan.latent import MAX_SEED
+from gan.sheet import SHEET_SEED
 
 from .buttons import known
 from .drawing import DrawingService
 from .logs import bind
-from .posts import post_animation, post_face, post_morph
+from .posts import post_animation, post_face, post_morph, post_sheet
 from .replies import FAILED, tell
 from .state import MAX_MORPH_FRAMES, TRUNCATION_RANGE, BadRequest, FaceState, check_frames, check_seed_option
 
@@ -145,9 +146,14 @@ def build_commands(cog: FaceCog) -> list[app_commands.Command]:
         state = FaceState.create(faces, seed, None, {})
         await post_animation(cog.service, interaction, state, slider, check_frames(frames, SWEEP_FRAMES))
 
-    async def attributes(interaction: discord.Interaction) -> None:
-        cog.service.count(interaction, "answered")
-        await tell(interaction, cog.attributes_text())
+    async def attributes(interaction: discord.Interaction, seed: Seed | None = None) -> None:
+        if not faces.attributes:
+            cog.service.count(interaction, "answered")
+            await tell(interaction, cog.attributes_text())
+            return
+        await post_sheet(
+            cog.service, interaction, check_seed_option(seed) if seed is not None else None, cog.attributes_text()
+        )
 
     kw = inspect.Parameter.KEYWORD_ONLY
     seed = inspect.Parameter("seed", kw, default=None, annotation=Seed | None)
@@ -184,7 +190,9 @@ def build_commands(cog: FaceCog) -> list[app_commands.Command]:
         ),
         animate_command(faces, animate, frames),
         app_commands.Command(
-            name="attributes", description="List the face sliders and what they do", callback=attributes
+            name="attributes",
+            description="Show every face slider at both ends, on one face",
+            callback=app_commands.describe(seed=f"the face to show them on (default {SHEET_SEED})")(attributes),
         ),
     ]
 

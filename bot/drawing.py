@@ -105,6 +105,7 @@ class DrawingService:
         self._encoder = ThreadPoolExecutor(max_workers=2, thread_name_prefix="encode")
         self._rng = np.random.default_rng()  # seeded from the OS: random faces differ on every run
         self._in_flight: set[asyncio.Task] = set()  # requests being answered, awaited on shutdown
+        self.kept: dict[str, bytes] = {}  # pictures drawn once and kept, by file name (the slider sheet)
 
     def new_seed(self) -> int:
         """A seed for a face the user did not choose (/face without a seed, Reroll, Morph to new

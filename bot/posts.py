@@ -7,6 +7,7 @@ this module does not import the buttons that call it.
 
 from __future__ import annotations
 
+import io
 from collections.abc import Callable
 
 import discord
@@ -15,9 +16,11 @@ import torch
 
 from gan import Faces
 from gan.attributes import SLIDER_RANGE, TOGGLE_VALUES
+from gan.sheet import SHEET_SEED, sheet_latents, sheet_picture
 
 from . import render
 from .drawing import Drawing, DrawingService, ViewFactory
+from .replies import deliver
 from .state import FaceState
 
 
@@ -75,6 +78,28 @@ async def post_animation(
 
     anim = service.views.result
     await _post(service, interaction, held, notice, latents, render.animation_file, caption, anim, False, edited=True)
+
+
+async def post_sheet(service: DrawingService, interaction: discord.Interaction, seed: int | None, text: str) -> None:
+    """`text` over the slider sheet (gan/sheet.py) of `seed`, seen by its user alone. The sheet of the
+    default face is drawn once per slider set and kept: its file name carries the set's fingerprint."""
+    faces = service.faces
+    shown = SHEET_SEED if seed is None else seed
+    name = f"sliders-{faces.sliders.fingerprint}-{shown}.jpg"
+    caption = f"{text}\nEach slider on seed {shown}: its low end, the face as drawn, its high end."
+    if (kept := service.kept.get(name)) is not None:
+        posted = await deliver(interaction, caption, file=discord.File(io.BytesIO(kept), filename=name), ephemeral=True)
+        service.count(interaction, "answered" if posted else "failed")
+        return
+
+    def encode(images: np.ndarray) -> discord.File:
+        data = render.jpeg(sheet_picture(faces, images, shown))
+        if seed is None:
+            service.kept[name] = data
+        return discord.File(io.BytesIO(data), filename=name)
+
+    drawing = Drawing(lambda: sheet_latents(faces, shown), encode, caption, discord.ui.View, reply="private")
+    await service.draw(interaction, drawing)
 
 
 async def _post(

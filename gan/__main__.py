@@ -4,7 +4,7 @@ python -m gan face --seed 42 [--truncation 0.7] [--size 256] [--edit smiling=2 -
 python -m gan morph --from 1 --to 2 [--frames 24] -o morph.gif
 python -m gan grid --seeds 0-63 -o grid.png
 python -m gan grid --random 64 [--rng 7] -o grid.png    (random faces the critic accepts)
-python -m gan attributes
+python -m gan attributes [--sheet [--seed 7] -o sheet.png]   (the sliders; the sheet: each at both ends on one face)
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from .checkpoint import CheckpointError
 from .faces import MAX_FRAMES, Faces
 from .imaging import DEFAULT_SIZE, SIZE_RANGE, gif_bytes, grid, png_bytes, upscale
 from .latent import MAX_SEED
+from .sheet import SHEET_SEED, sheet_latents, sheet_picture
 
 MAX_GRID = 1024  # faces in one grid
 MIN_FRAME_MS, MAX_FRAME_MS = 20, 10_000  # browsers draw faster GIF frames at 100 ms
@@ -122,7 +123,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     common(g)
     g.set_defaults(size=128)
-    sub.add_parser("attributes", help="list the sliders")
+    attrs = sub.add_parser("attributes", help="list the sliders, or draw them on one face (--sheet)")
+    attrs.add_argument("--sheet", action="store_true", help="a PNG of one face with every slider at both ends")
+    attrs.add_argument("--seed", type=whole_number("--seed", 0, MAX_SEED), default=SHEET_SEED, help="the sheet's face")
+    attrs.add_argument("--truncation", type=float, default=1.0, help="(0, 1]: lower is tamer")
+    attrs.add_argument("-o", "--output", type=Path, help="where the sheet goes (with --sheet)")
     return p
 
 
@@ -143,13 +148,23 @@ def check_output(args: argparse.Namespace) -> None:
 def run(args: argparse.Namespace) -> str:
     if args.command != "attributes":
         check_output(args)
+    elif args.sheet and args.output is None:
+        raise ValueError("--sheet needs -o FILE.png: where the sheet goes")
+    elif args.sheet and args.output.is_dir():
+        raise ValueError(f"{args.output} is a folder: give a file name, e.g. {args.output / 'sheet.png'}")
     faces = Faces.load(args.weights, device=args.device)
-    if args.command == "attributes":
+    if args.command == "attributes" and not args.sheet:
         rows = [faces.attribute_info(n) for n in faces.attributes]
         return (
             "\n".join(f"{r['name']:<12} {r['kind']:<7} {r['range']}  {r['description']}" for r in rows)
             or "no sliders installed"
         )
+    if args.command == "attributes":
+        if not faces.attributes:
+            raise ValueError("this model has no sliders to draw")
+        images = faces.decode(sheet_latents(faces, args.seed, args.truncation))
+        data = png_bytes(sheet_picture(faces, images, args.seed))
+        return _write(args.output, data)
     edits = dict(args.edit)
     if args.command == "face":
         img = faces.render([args.seed], args.truncation, edits)[0]
@@ -161,13 +176,17 @@ def run(args: argparse.Namespace) -> str:
         seeds = args.seeds or faces.random_seeds(args.random, np.random.default_rng(args.rng))
         images = faces.render(seeds, args.truncation, edits)
         data = png_bytes(grid(upscale(images, args.size)))
-    try:
-        args.output.parent.mkdir(parents=True, exist_ok=True)
-        args.output.write_bytes(data)
-    except OSError as e:
-        raise ValueError(f"cannot write {args.output}: {e.strerror or e}") from None
     picked = f"seeds: {','.join(map(str, seeds))}\n" if getattr(args, "random", None) else ""
-    return f"{picked}wrote {args.output} ({len(data) // 1024} KiB)"
+    return picked + _write(args.output, data)
+
+
+def _write(output: Path, data: bytes) -> str:
+    try:
+        output.parent.mkdir(parents=True, exist_ok=True)
+        output.write_bytes(data)
+    except OSError as e:
+        raise ValueError(f"cannot write {output}: {e.strerror or e}") from None
+    return f"wrote {output} ({len(data) // 1024} KiB)"
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -16,6 +16,7 @@ from bot.render import FACE_PX, jpeg
 from gan import Faces
 from gan.critic import LatentCritic
 from gan.imaging import grid, jpeg_bytes, upscale
+from gan.sheet import SHEET_SEED, sheet_latents, sheet_picture
 from tests.conftest import with_sliders
 
 pytestmark = pytest.mark.simcord(shard_count=1)
@@ -148,12 +149,24 @@ async def test_morph_sends_a_looping_gif(world):
         await alice.slash(channel, "morph", seed_a=1, seed_b=2, frames=49)
 
 
-async def test_attributes_lists_sliders_ephemerally(world, faces):
-    env, channel, alice, _ = world
+async def test_attributes_shows_the_sheet_of_every_slider_ephemerally(world, faces):
+    env, channel, alice, bob = world
     result = await alice.slash(channel, "attributes")
-    assert result.ephemeral
+    assert result.ephemeral and channel.last_message is None, "seen by its user alone"
     for name in faces.attributes:
         assert f"**{name}**" in result.response.content
+    (attachment,) = result.response.attachments
+    assert attachment.filename == f"sliders-{faces.sliders.fingerprint}-{SHEET_SEED}.jpg", "the set names it"
+    sheet = pixels(await picture(result.response))
+    expected = sheet_picture(faces, upscale(faces.decode(sheet_latents(faces, SHEET_SEED)), FACE_PX), SHEET_SEED)
+    assert sheet.shape == expected.shape and psnr(sheet, expected) > 35
+    drawn = env.bot.drawing.queue.images
+    again = await bob.slash(channel, "attributes")
+    assert np.array_equal(pixels(await picture(again.response)), sheet)
+    assert env.bot.drawing.queue.images == drawn, "kept, not drawn again"
+    other = await alice.slash(channel, "attributes", seed=7)
+    assert "seed 7" in other.response.content
+    assert psnr(pixels(await picture(other.response)), sheet) < 25, "another face"
 
 
 async def test_buttons(world):

@@ -8,8 +8,10 @@ import sys
 import tomllib
 
 import numpy as np
+import torch
 from PIL import GifImagePlugin, Image
 
+from gan.sheet import ends, sheet_latents, sheet_picture
 from tests.conftest import ROOT
 
 
@@ -57,6 +59,27 @@ def test_grid_of_random_faces_prints_the_seeds_the_critic_picked(tmp_path, faces
         r = gan("grid", *bad, "-o", str(tmp_path / "bad.png"))
         assert r.returncode == 2 and "Traceback" not in r.stderr, bad
     assert not (tmp_path / "bad.png").exists()
+
+
+def test_attributes_sheet_draws_every_slider_at_both_ends(tmp_path, faces):
+    out = tmp_path / "sheet.png"
+    r = gan("attributes", "--sheet", "--seed", "7", "-o", str(out))
+    assert r.returncode == 0, r.stderr
+    expected = sheet_picture(faces, faces.decode(sheet_latents(faces, 7)), 7)
+    assert np.array_equal(np.asarray(Image.open(out).convert("RGB")), expected)
+    r = gan("attributes", "--sheet")
+    assert r.returncode == 2 and "--sheet needs -o" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_the_sheet_rows_are_the_sliders_ends(faces):
+    """Row by row: the slider's low end, the face as drawn, its high end."""
+    z = sheet_latents(faces, 7)
+    base = faces.latent([7])
+    for i, name in enumerate(faces.attributes):
+        lo, hi = ends(faces, name)
+        assert torch.equal(z[3 * i + 1], base[0])
+        assert torch.equal(z[3 * i], faces.sliders.apply(base, {name: lo})[0])
+        assert torch.equal(z[3 * i + 2], faces.sliders.apply(base, {name: hi})[0])
 
 
 def test_bad_input_is_one_clear_line(tmp_path):
