@@ -94,7 +94,7 @@ def test_the_pixel_hold_weighs_the_region_and_the_eyes_as_asked():
 def test_an_edit_is_held_to_the_attributes_it_must_keep_and_not_its_own():
     names = ["Smiling", "Male", "Young", "Bangs", "Chubby"]
     weights = Weights(keep=1.0, keep_watched=10.0, keep_base=100.0)
-    hold = Hold.of(names, "Smiling", "mouth", ("Bangs",), ("Male", "Young"), ("Male",), weights)
+    hold = Hold.of(names, "Smiling", "mouth", ("Bangs",), ("Male", "Young"), ("Male",), (), weights)
     assert hold.attributes.tolist() == [0.0, 111.0, 11.0, 0.0, 1.0]
     z, x = torch.zeros(1, 4), torch.zeros(1, 3, 64, 64)
     p0 = torch.full((1, 5), 0.5)

@@ -61,6 +61,7 @@ class Weights:
     eyes: float | None = None  # of that, for the eyes themselves (glasses: lenses the eyes show through)
     latent: float = 0.02  # squared move per latent dimension
     identity: float = 0.0  # distilled recognizer distance past IDENTITY_MARGIN (needs the identity net)
+    slack: float = 0.0  # probability change of each loose attribute (Spec.loose) a face may take for free
 
 
 def held_weights(region: str, weights: Weights) -> torch.Tensor:
@@ -77,6 +78,7 @@ class Hold:
     """What an edit must keep of each face, and how much each part counts."""
 
     attributes: torch.Tensor  # (attributes,) weight of each one's probability change; 0 for those free to move
+    slack: torch.Tensor  # (attributes,) change of each one's probability that costs nothing
     pixels: torch.Tensor  # (1, 1, 64, 64) weight of each pixel's change (held_weights)
     weights: Weights
 
@@ -89,15 +91,20 @@ class Hold:
         free: tuple[str, ...],
         watched: tuple[str, ...],
         base: tuple[str, ...],
+        loose: tuple[str, ...],
         weights: Weights,
     ) -> Hold:
-        """Of the attributes other than `own` and `free`, `watched` are held harder and `base` harder again."""
+        """Of the attributes other than `own` and `free`, `watched` are held harder and `base` harder again;
+        each face may move the `loose` ones by `weights.slack` for free."""
         attributes = torch.full((len(names),), weights.keep)
+        slack = torch.zeros(len(names))
+        for c in loose:
+            slack[names.index(c)] = weights.slack
         for c in watched:
             attributes[names.index(c)] += weights.keep_watched + (weights.keep_base if c in base else 0.0)
         for c in (*free, own):
             attributes[names.index(c)] = 0.0
-        return cls(attributes, held_weights(region, weights), weights)
+        return cls(attributes, slack, held_weights(region, weights), weights)
 
     def cost(
         self,
@@ -109,7 +116,8 @@ class Hold:
         logits: torch.Tensor,
     ) -> torch.Tensor:
         """(N,) cost of the edit from latents z0 (images x0, probabilities p0) to z1 (x1, logits)."""
-        kept = ((torch.sigmoid(logits) - p0).abs() * self.attributes).sum(1) / len(self.attributes)
+        moved = torch.relu((torch.sigmoid(logits) - p0).abs() - self.slack)
+        kept = (moved * self.attributes).sum(1) / len(self.attributes)
         pixels = ((x1 - x0).abs() * self.pixels).mean(dim=(1, 2, 3))
         return kept + self.weights.pixels * pixels + self.weights.latent * (z1 - z0).pow(2).mean(1)
 
