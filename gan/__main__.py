@@ -1,7 +1,8 @@
 """Command line: render faces, morphs and grids with the shipped model.
 
 python -m gan face --seed 42 [--truncation 0.7] [--size 256] [--edit smiling=2 --edit glasses=on] -o face.png
-python -m gan morph --from 1 --to 2 [--frames 24] -o morph.gif
+python -m gan face --code 42v3x17c2 -o face.png          (a face by its code: gan/recipes.py)
+python -m gan morph --from 1 --to 42v3 [--frames 24] -o morph.gif
 python -m gan grid --seeds 0-63 -o grid.png
 python -m gan grid --random 64 [--rng 7] -o grid.png    (random faces the critic accepts)
 python -m gan attributes [--sheet [--seed 7] -o sheet.png]   (the sliders; the sheet: each at both ends on one face)
@@ -20,6 +21,7 @@ from .checkpoint import CheckpointError
 from .faces import MAX_FRAMES, Faces
 from .imaging import DEFAULT_SIZE, SIZE_RANGE, gif_bytes, grid, png_bytes, upscale
 from .latent import MAX_SEED
+from .recipes import CodeError, Recipe
 from .sheet import SHEET_SEED, sheet_latents, sheet_picture
 
 MAX_GRID = 1024  # faces in one grid
@@ -55,6 +57,14 @@ def whole_number(what: str, lo: int, hi: int) -> Callable[[str], int]:
         return value
 
     return parse
+
+
+def face_code(text: str) -> Recipe:
+    """A seed or a face code (gan/recipes.py), else one line saying what is wrong with it."""
+    try:
+        return Recipe.parse(text)
+    except CodeError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
 
 
 def frame_ms(text: str) -> int:
@@ -101,11 +111,13 @@ def build_parser() -> argparse.ArgumentParser:
         sp.add_argument("-o", "--output", type=Path, required=True)
 
     face = sub.add_parser("face", help="one face as PNG")
-    face.add_argument("--seed", type=int, required=True, help=f"0 .. {MAX_SEED}")
+    which_face = face.add_mutually_exclusive_group(required=True)
+    which_face.add_argument("--seed", type=int, help=f"0 .. {MAX_SEED}")
+    which_face.add_argument("--code", type=face_code, help="a face code, e.g. 42v3 or 42x17c2 (the bot's Details)")
     common(face)
     morph = sub.add_parser("morph", help="an animated GIF from one face to another")
-    morph.add_argument("--from", dest="seed_a", type=int, required=True)
-    morph.add_argument("--to", dest="seed_b", type=int, required=True)
+    morph.add_argument("--from", dest="seed_a", type=face_code, required=True, help="a seed or a face code")
+    morph.add_argument("--to", dest="seed_b", type=face_code, required=True, help="a seed or a face code")
     morph.add_argument("--frames", type=int, default=24)
     morph.add_argument("--frame-ms", type=frame_ms, default=80, help=f"{MIN_FRAME_MS} to {MAX_FRAME_MS}")
     common(morph)
@@ -167,7 +179,7 @@ def run(args: argparse.Namespace) -> str:
         return _write(args.output, data)
     edits = dict(args.edit)
     if args.command == "face":
-        img = faces.render([args.seed], args.truncation, edits)[0]
+        img = faces.render([args.seed if args.code is None else args.code], args.truncation, edits)[0]
         data = png_bytes(upscale(img, args.size))
     elif args.command == "morph":
         frames = faces.morph(args.seed_a, args.seed_b, args.frames, args.truncation, edits)

@@ -15,8 +15,9 @@ from .checks import is_whole
 from .critic import LatentCritic
 from .graphs import GraphedDraw
 from .imaging import to_uint8
-from .latent import MAX_SEED, check_seeds, check_truncation, latents, slerp, truncate
+from .latent import MAX_SEED, check_truncation, slerp, truncate
 from .model import Generator, fuse_batchnorm
+from .recipes import Face, Recipe, latents_of
 from .style import StyleGenerator
 
 WEIGHTS_DIR = Path(__file__).parent / "weights"
@@ -106,9 +107,11 @@ class Faces:
         return self._attributes.check(edits)
 
     # --- latents and images -----------------------------------------------------------------------
-    def latent(self, seeds: Iterable[int] | int) -> torch.Tensor:
-        """(N, nz) CPU latents of the seeds (integers 0 .. 2**32-1)."""
-        return latents(seeds, self.nz)
+    def latent(self, faces: Iterable[Face] | Face) -> torch.Tensor:
+        """(N, nz) CPU latents of faces: seeds (integers 0 .. 2**32-1), face codes ("42v3", gan/recipes.py)
+        or recipes; ValueError (recipes.CodeError) naming the first bad one."""
+        many = [faces] if isinstance(faces, (str, Recipe)) or not isinstance(faces, Iterable) else list(faces)
+        return latents_of(many, self.nz)
 
     def random_seeds(self, n: int, rng: np.random.Generator) -> list[int]:
         """n seeds for random faces, the same ones for the same rng state: each is the first of up to
@@ -161,25 +164,35 @@ class Faces:
         out = [to_uint8(self._draw(chunk.to(self.device, self.dtype))) for chunk in z.split(batch)]
         return np.concatenate(out)
 
-    def render(self, seeds: Iterable[int] | int, truncation: float = 1.0, edits: Edits | None = None) -> np.ndarray:
-        """uint8 (N, 64, 64, 3) faces of the seeds."""
+    def render(self, seeds: Iterable[Face] | Face, truncation: float = 1.0, edits: Edits | None = None) -> np.ndarray:
+        """uint8 (N, 64, 64, 3) faces of the seeds (or face codes)."""
         return self.decode(self.edit(self.latent(seeds), edits, truncation))
 
     def morph(
-        self, seed_a: int, seed_b: int, frames: int = MORPH_FRAMES, truncation: float = 1.0, edits: Edits | None = None
+        self,
+        seed_a: Face,
+        seed_b: Face,
+        frames: int = MORPH_FRAMES,
+        truncation: float = 1.0,
+        edits: Edits | None = None,
     ) -> np.ndarray:
-        """uint8 (frames, 64, 64, 3): a to b along `path`; the first and last frames are exactly
-        render(seed_a) and render(seed_b) with the same settings."""
+        """uint8 (frames, 64, 64, 3): a to b (seeds or face codes) along `path`; the first and last frames
+        are exactly render(seed_a) and render(seed_b) with the same settings."""
         return self.decode(self.path(seed_a, seed_b, frames, truncation, edits))
 
     def path(
-        self, seed_a: int, seed_b: int, frames: int = MORPH_FRAMES, truncation: float = 1.0, edits: Edits | None = None
+        self,
+        seed_a: Face,
+        seed_b: Face,
+        frames: int = MORPH_FRAMES,
+        truncation: float = 1.0,
+        edits: Edits | None = None,
     ) -> torch.Tensor:
         """The latents of a morph, for decode: along the prior's great circle in z, or a straight
         line in W for a style-based generator; exact endpoints either way."""
         if not is_whole(frames, 2, MAX_FRAMES):
             raise ValueError(f"frames must be an integer from 2 to {MAX_FRAMES}, got {frames!r}")
-        ends = self.latent(check_seeds([seed_a, seed_b]))
+        ends = self.latent([seed_a, seed_b])
         t = torch.linspace(0, 1, frames)
         if not self.in_w:
             return self.edit(slerp(ends[0], ends[1], t), edits, truncation)
@@ -189,7 +202,7 @@ class Faces:
         return self._attributes.apply(line, edits) if edits else line
 
     def sweep(
-        self, seed: int, name: str, frames: int = SWEEP_FRAMES, truncation: float = 1.0, edits: Edits | None = None
+        self, seed: Face, name: str, frames: int = SWEEP_FRAMES, truncation: float = 1.0, edits: Edits | None = None
     ) -> torch.Tensor:
         """The latents of one slider's animation on one face, for decode: a loop from the slider's low
         end to its high end and back (a toggle: off, on, off), the face's other `edits` held.
@@ -202,7 +215,7 @@ class Faces:
             raise ValueError(f"frames must be an integer from 2 to {MAX_FRAMES}, got {frames!r}")
         a = self._attributes[name]
         held = {k: v for k, v in self.check_edits(edits).items() if k != name}
-        base = self.edit(self.latent(check_seeds([seed])), None, truncation)
+        base = self.edit(self.latent(seed), None, truncation)
         phase = 1 - (1 - 2 * torch.arange(frames) / frames).abs()  # 0 -> 1 -> 0, the loop's last step to go
 
         def at(value: float | str) -> torch.Tensor:  # the face with the slider at `value`, edits in slider order

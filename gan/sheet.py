@@ -17,7 +17,7 @@ from PIL import Image, ImageDraw, ImageFont
 from .attributes import SLIDER_RANGE, TOGGLE_VALUES
 from .faces import Faces
 from .imaging import upscale
-from .latent import check_seeds
+from .recipes import Face, Recipe
 
 SHEET_SEED = 42  # the face shown when none is asked for
 CELL_PX = 112  # each face's side in the sheet
@@ -32,10 +32,10 @@ def ends(faces: Faces, name: str) -> tuple[float | str, float | str]:
     return TOGGLE_VALUES if faces.attribute_info(name)["kind"] == "toggle" else SLIDER_RANGE
 
 
-def sheet_latents(faces: Faces, seed: int = SHEET_SEED, truncation: float = 1.0) -> torch.Tensor:
+def sheet_latents(faces: Faces, seed: Face = SHEET_SEED, truncation: float = 1.0) -> torch.Tensor:
     """(3 * sliders, latent_dim) latents, edits applied: for each slider in display order, the face at
     its low end, unedited and at its high end."""
-    base = faces.edit(faces.latent(check_seeds([seed])), None, truncation)
+    base = faces.edit(faces.latent(seed), None, truncation)
     rows = []
     for name in faces.attributes:
         lo, hi = ends(faces, name)
@@ -43,7 +43,7 @@ def sheet_latents(faces: Faces, seed: int = SHEET_SEED, truncation: float = 1.0)
     return torch.cat(rows) if rows else base[:0]
 
 
-def sheet_picture(faces: Faces, images: np.ndarray, seed: int) -> np.ndarray:
+def sheet_picture(faces: Faces, images: np.ndarray, seed: Face) -> np.ndarray:
     """uint8 (H, W, 3): sheet_latents' faces (3 per slider, any size) in rows labelled with each slider
     and its ends, in blocks of ROWS_PER_BLOCK side by side, under a title naming the seed."""
     names = faces.attributes
@@ -58,7 +58,7 @@ def sheet_picture(faces: Faces, images: np.ndarray, seed: int) -> np.ndarray:
     sheet = Image.new("RGB", (width, height), PAPER)
     pen = ImageDraw.Draw(sheet)
     font, small = _font(FONT_PX), _font(FONT_PX - 3)
-    pen.text((PAD, 5), f"seed {seed}", font=font, fill=INK)
+    pen.text((PAD, 5), Recipe.of(seed).label, font=font, fill=INK)
     for b in range(blocks):
         x0 = b * block_w + PAD
         for c, head in enumerate(("low end", "as drawn", "high end")):

@@ -41,6 +41,16 @@ def test_morph_gif_loops_on_one_palette(tmp_path):
         assert img.mode == "P", f"frame {i} has a palette of its own"
 
 
+def test_face_by_its_code(tmp_path, faces):
+    out = tmp_path / "face.png"
+    r = gan("face", "--code", "42v3x17c2", "--size", "64", "--edit", "smiling=2", "-o", str(out))
+    assert r.returncode == 0, r.stderr
+    assert np.array_equal(np.asarray(Image.open(out)), faces.render("42v3x17c2", edits={"smiling": 2.0})[0])
+    r = gan("face", "--code", "42x17", "-o", str(tmp_path / "bad.png"))
+    assert r.returncode == 2 and "child's number" in r.stderr and "Traceback" not in r.stderr
+    assert not (tmp_path / "bad.png").exists()
+
+
 def test_grid_png(tmp_path):
     out = tmp_path / "grid.png"
     r = gan("grid", "--seeds", "0-3", "--size", "64", "-o", str(out))
