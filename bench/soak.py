@@ -71,7 +71,11 @@ class Soak:
             what, token = "face", await self.discord.slash("face", options, user)
         elif r < 0.52:
             frames = self.rng.randint(2, 16)
-            options = {"seed_a": self.rng.randrange(1000), "seed_b": self.rng.randrange(1000), "frames": frames}
+            options = {
+                "seed_a": str(self.rng.randrange(1000)),
+                "seed_b": str(self.rng.randrange(1000)),
+                "frames": frames,
+            }
             what, token = "morph", await self.discord.slash("morph", options, user)
         elif r < 0.55:
             what, token = "attributes", await self.discord.slash("attributes", {}, user)

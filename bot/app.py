@@ -13,7 +13,7 @@ from discord.ext import commands
 from gan import Faces
 
 from .backends import Backend, create_backend
-from .buttons import FACE_BUTTONS, face_view, result_view
+from .buttons import FACE_BUTTONS, GRID_BUTTONS, face_view, grid_view, result_view
 from .cog import FaceCog
 from .drawing import DrawingService, Views
 from .editor import EDITOR_ITEMS
@@ -98,10 +98,10 @@ class ExpressionsBot(commands.AutoShardedBot):
         await super().login(token)
 
     async def setup_hook(self) -> None:
-        views = Views(face=face_view, result=result_view)
+        views = Views(face=face_view, grid=grid_view, result=result_view)
         self.drawing = DrawingService(self.faces, self.backend, self.settings, views, self.metrics)
         await self.add_cog(FaceCog(self, self.drawing))
-        self.add_dynamic_items(*FACE_BUTTONS, *EDITOR_ITEMS)
+        self.add_dynamic_items(*FACE_BUTTONS, *GRID_BUTTONS, *EDITOR_ITEMS)
         if self.settings.dev_guild:
             guild = discord.Object(self.settings.dev_guild)
             self.tree.copy_global_to(guild=guild)

@@ -20,13 +20,15 @@ import discord
 
 from gan import Faces
 from gan.faces import MORPH_FRAMES
+from gan.recipes import CodeError, Recipe
 
 from .drawing import DrawingService, count, service_of
 from .editor import EDITOR_ITEMS, open_editor
 from .logs import bind
-from .posts import post_face, post_morph, post_variations
+from .posts import post_face, post_grid, post_morph
+from .render import GRID
 from .replies import FAILED, tell
-from .state import Decoded, FaceState, decode
+from .state import BadRequest, Decoded, FaceState, decode
 
 log = logging.getLogger(__name__)
 PREFIX = "xp"
@@ -37,12 +39,16 @@ def _template(action: str) -> str:
     return rf"{PREFIX}:{action}:(?P<state>[^:]{{0,90}}):(?P<owner>[^:]{{0,25}})"
 
 
+def _face_id(action: str, state: FaceState, owner: int, faces: Faces) -> str:
+    return f"{PREFIX}:{action}:{state.encode(faces)}:{owner}"
+
+
 class FaceButton(discord.ui.DynamicItem[discord.ui.Button], template=_template("[a-z]+")):
     """What every face button shares: reading its custom_id, and always answering."""
 
     ACTION: ClassVar[str]
     LABEL: ClassVar[str]
-    EMOJI: ClassVar[str]
+    EMOJI: ClassVar[str | None]
     STYLE: ClassVar[discord.ButtonStyle] = discord.ButtonStyle.secondary
 
     def __init__(self, custom_id: str, decoded: Decoded | None = None, owner: int = 0, error: str = ""):
@@ -51,7 +57,7 @@ class FaceButton(discord.ui.DynamicItem[discord.ui.Button], template=_template("
 
     @classmethod
     def for_face(cls, state: FaceState, owner: int, faces: Faces) -> FaceButton:
-        return cls(f"{PREFIX}:{cls.ACTION}:{state.encode(faces)}:{owner}", Decoded(state, [], False), owner)
+        return cls(_face_id(cls.ACTION, state, owner, faces), Decoded(state, [], False), owner)
 
     @classmethod
     async def from_custom_id(cls, interaction: discord.Interaction, item: discord.ui.Button, match: re.Match[str]):
@@ -76,6 +82,9 @@ class FaceButton(discord.ui.DynamicItem[discord.ui.Button], template=_template("
     async def callback(self, interaction: discord.Interaction) -> None:
         try:
             await self.run(interaction, service_of(interaction))
+        except (BadRequest, CodeError) as e:  # a face this one cannot lead to: too deep, too long for a button
+            count(interaction, "invalid")
+            await tell(interaction, f"⚠️ {e}")
         except Exception:  # noqa: BLE001 - logged; the user still gets an answer
             log.exception("button %s failed", self.custom_id)
             count(interaction, "failed")
@@ -89,25 +98,24 @@ class RerollButton(FaceButton, template=_template("reroll")):
     ACTION, LABEL, EMOJI, STYLE = "reroll", "Reroll", "🎲", discord.ButtonStyle.primary
 
     async def run(self, interaction: discord.Interaction, service: DrawingService) -> None:
-        s = self.decoded.state
-        await post_face(
-            service, interaction, FaceState(service.new_seed(), s.truncation, s.edits), self.decoded.notice()
-        )
+        state = self.decoded.state.with_face(Recipe(service.new_seed()))
+        await post_face(service, interaction, state, self.decoded.notice())
 
 
 class VariationsButton(FaceButton, template=_template("vary")):
     ACTION, LABEL, EMOJI = "vary", "Variations", "🔀"
 
     async def run(self, interaction: discord.Interaction, service: DrawingService) -> None:
-        await post_variations(service, interaction, self.decoded.state, self.decoded.notice())
+        state = self.decoded.state
+        await post_grid(service, interaction, state.with_face(state.face.variation(1)), self.decoded.notice())
 
 
 class MorphButton(FaceButton, template=_template("morph")):
     ACTION, LABEL, EMOJI = "morph", "Morph to new face", "🌀"
 
     async def run(self, interaction: discord.Interaction, service: DrawingService) -> None:
-        state, seed_b = self.decoded.state, service.new_seed()
-        await post_morph(service, interaction, state, seed_b, MORPH_FRAMES, self.decoded.notice())
+        end = Recipe(service.new_seed())
+        await post_morph(service, interaction, self.decoded.state, end, MORPH_FRAMES, self.decoded.notice())
 
 
 class EditButton(FaceButton, template=_template("edit")):
@@ -149,7 +157,42 @@ class DeleteButton(FaceButton, template=_template("delete")):
             service.count(interaction, "answered")
 
 
+class PickButton(
+    FaceButton, template=rf"{PREFIX}:pick(?P<number>[1-{GRID}]):(?P<state>[^:]{{0,90}}):(?P<owner>[^:]{{0,25}})"
+):
+    """One face of a grid of variations or children, posted as a face of its own (with every face
+    button) for anyone to carry on from. Its custom_id carries the grid's first face and its number."""
+
+    ACTION, LABEL, EMOJI = "pick", "", None
+
+    def __init__(self, custom_id: str, decoded: Decoded | None = None, owner: int = 0, error: str = ""):
+        super().__init__(custom_id, decoded, owner, error)
+        self.number = int(custom_id.split(":")[1].removeprefix("pick") or 0) if not error else 0
+        self.item.label = str(self.number)
+
+    @classmethod
+    def for_face(cls, state: FaceState, owner: int, faces: Faces, number: int = 1) -> PickButton:
+        return cls(_face_id(f"pick{number}", state, owner, faces), Decoded(state, [], False), owner)
+
+    async def run(self, interaction: discord.Interaction, service: DrawingService) -> None:
+        state = self.decoded.state
+        await post_face(
+            service, interaction, state.with_face(state.face.sibling(self.number - 1)), self.decoded.notice()
+        )
+
+
+class MoreButton(FaceButton, template=_template("more")):
+    """The next grid of the same face's variations (or the same parents' children)."""
+
+    ACTION, LABEL, EMOJI = "more", "More like these", "🔁"
+
+    async def run(self, interaction: discord.Interaction, service: DrawingService) -> None:
+        state = self.decoded.state
+        await post_grid(service, interaction, state.with_face(state.face.sibling(GRID)), self.decoded.notice())
+
+
 FACE_BUTTONS = (RerollButton, VariationsButton, MorphButton, EditButton, DetailsButton, DeleteButton)
+GRID_BUTTONS = (PickButton, MoreButton)  # and Delete
 
 
 def face_view(state: FaceState, owner: int, faces: Faces) -> discord.ui.View:
@@ -157,8 +200,18 @@ def face_view(state: FaceState, owner: int, faces: Faces) -> discord.ui.View:
     return _view(FACE_BUTTONS, state, owner, faces)
 
 
+def grid_view(state: FaceState, owner: int, faces: Faces) -> discord.ui.View:
+    """Under a grid (`state`: its first face): pick 1-4, More like these, Delete."""
+    view = _view((), state, owner, faces)
+    for number in range(1, GRID + 1):
+        view.add_item(PickButton.for_face(state, owner, faces, number))
+    view.add_item(MoreButton.for_face(state, owner, faces))
+    view.add_item(DeleteButton.for_face(state, owner, faces))
+    return view
+
+
 def result_view(state: FaceState, owner: int, faces: Faces) -> discord.ui.View:
-    """Under variations and morphs: their requester can delete them."""
+    """Under morphs and animations: their requester can delete them."""
     return _view((DeleteButton,), state, owner, faces)
 
 
@@ -174,17 +227,19 @@ def _view(buttons: tuple[type[FaceButton], ...], state: FaceState, owner: int, f
 
 def known(custom_id: str) -> bool:
     """Whether one of the face buttons or the editor's components will pick this custom_id up."""
-    return any(cls.__discord_ui_compiled_template__.fullmatch(custom_id) for cls in (*FACE_BUTTONS, *EDITOR_ITEMS))
+    items = (*FACE_BUTTONS, *GRID_BUTTONS, *EDITOR_ITEMS)
+    return any(cls.__discord_ui_compiled_template__.fullmatch(custom_id) for cls in items)
 
 
 def details_text(faces: Faces, decoded: Decoded, owner: int) -> str:
     """What Details shows: every setting of the face, and the command that draws it again."""
     state = decoded.state
-    lines = [f"**Seed** {state.seed}", f"**Truncation** {state.truncation:g}", f"**Requested by** <@{owner}>"]
+    lines = [f"**Code** `{state.face}`", f"**Truncation** {state.truncation:g}", f"**Requested by** <@{owner}>"]
     for name in faces.attributes:
         value = state.edits.get(name)
         lines.append(f"**{name}** {'-' if value is None else _value(value)}")
-    options = [f"seed:{state.seed}"] + ([f"truncation:{state.truncation:g}"] if state.truncation != 1.0 else [])
+    face = f"seed:{state.face}" if state.face.is_seed else f"code:{state.face}"
+    options = [face] + ([f"truncation:{state.truncation:g}"] if state.truncation != 1.0 else [])
     options += [f"{k}:{_value(v)}" for k, v in state.edits.items()]
     lines.append(f"Recreate it: `/face {' '.join(options)}`")
     if decoded.notice():

@@ -21,19 +21,30 @@ from gan import Faces
 from gan.attributes import SLIDER_RANGE, TOGGLE_VALUES
 from gan.faces import MORPH_FRAMES, SWEEP_FRAMES
 from gan.latent import MAX_SEED
+from gan.recipes import MAX_CODE, CodeError
 from gan.sheet import SHEET_SEED
 
 from .buttons import known
 from .drawing import DrawingService
 from .logs import bind
-from .posts import post_animation, post_face, post_morph, post_sheet
+from .posts import post_animation, post_face, post_grid, post_morph, post_sheet
 from .replies import FAILED, tell
-from .state import MAX_MORPH_FRAMES, TRUNCATION_RANGE, BadRequest, FaceState, check_frames, check_seed_option
+from .state import (
+    MAX_MORPH_FRAMES,
+    TRUNCATION_RANGE,
+    BadRequest,
+    FaceState,
+    check_face_option,
+    check_frames,
+    check_seed_option,
+)
 
 log = logging.getLogger(__name__)
 MAX_OPTIONS = 25  # Discord's limit per command
 UNKNOWN_BUTTON = "This button belongs to an older version of me and no longer works. Try /face."
 Seed = app_commands.Range[int, 0, MAX_SEED]
+Code = app_commands.Range[str, 1, MAX_CODE]  # a seed or a face code (gan/recipes.py)
+CODE_TEXT = "a seed or a face code from Details (42, 42v3, 42x17c2)"
 Truncation = app_commands.Range[float, TRUNCATION_RANGE[0], TRUNCATION_RANGE[1]]
 Slider = app_commands.Range[float, SLIDER_RANGE[0], SLIDER_RANGE[1]]
 SLIDER_TEXT = f"{SLIDER_RANGE[0]:+g} to {SLIDER_RANGE[1]:+g}"
@@ -70,9 +81,11 @@ class FaceCog(commands.Cog):
     # --- errors and strays ------------------------------------------------------------------------
     async def on_app_command_error(self, interaction: discord.Interaction, error: app_commands.AppCommandError):
         original = getattr(error, "original", error)
-        bad_request = (BadRequest, app_commands.TransformerError, app_commands.CommandSignatureMismatch)
-        self.service.count(interaction, "invalid" if isinstance(original, bad_request) else "failed")
-        if isinstance(original, (BadRequest, app_commands.TransformerError)):
+        told = (BadRequest, CodeError, app_commands.TransformerError)  # a face too deep to refine is a CodeError
+        self.service.count(
+            interaction, "invalid" if isinstance(original, (*told, app_commands.CommandSignatureMismatch)) else "failed"
+        )
+        if isinstance(original, told):
             await tell(interaction, f"⚠️ {original}")
             return
         if isinstance(original, app_commands.CommandSignatureMismatch):  # a forged or outdated client's payload
@@ -131,16 +144,26 @@ def build_commands(cog: FaceCog) -> list[app_commands.Command]:
         return app_commands.Command(name=name, description=description, callback=callback)
 
     async def face(interaction: discord.Interaction, **options) -> None:
-        seed, truncation = options.pop("seed"), options.pop("truncation")
-        state = FaceState.create(faces, cog.service.new_seed() if seed is None else seed, truncation, options)
+        seed, code, truncation = options.pop("seed"), options.pop("code"), options.pop("truncation")
+        if seed is not None and code is not None:
+            raise BadRequest("give a seed or a code, not both")
+        chosen = check_seed_option(seed) if seed is not None else code
+        state = FaceState.create(faces, cog.service.new_seed() if chosen is None else chosen, truncation, options)
         await post_face(cog.service, interaction, state)
 
     async def morph(interaction: discord.Interaction, **options) -> None:
         seed_a, seed_b, frames, truncation = (options.pop(k) for k in ("seed_a", "seed_b", "frames", "truncation"))
         state = FaceState.create(faces, seed_a, truncation, options)
-        await post_morph(cog.service, interaction, state, check_seed_option(seed_b), check_frames(frames))
+        end = check_face_option(seed_b, "seed_b")
+        await post_morph(cog.service, interaction, state, end, check_frames(frames))
 
-    async def animate(interaction: discord.Interaction, seed: int, slider: str, frames: int | None = None) -> None:
+    async def blend(interaction: discord.Interaction, **options) -> None:
+        seed_a, seed_b, truncation = (options.pop(k) for k in ("seed_a", "seed_b", "truncation"))
+        parent = FaceState.create(faces, seed_a, truncation, options)
+        first = parent.with_face(parent.face.child(check_face_option(seed_b, "seed_b"), 1))
+        await post_grid(cog.service, interaction, first)
+
+    async def animate(interaction: discord.Interaction, seed: str, slider: str, frames: int | None = None) -> None:
         if slider not in faces.attributes:  # Discord offers the choices; a forged payload may not keep to them
             raise BadRequest(f"slider must be one of {', '.join(faces.attributes)}, got {slider!r}")
         state = FaceState.create(faces, seed, None, {})
@@ -157,6 +180,8 @@ def build_commands(cog: FaceCog) -> list[app_commands.Command]:
 
     kw = inspect.Parameter.KEYWORD_ONLY
     seed = inspect.Parameter("seed", kw, default=None, annotation=Seed | None)
+    code = inspect.Parameter("code", kw, default=None, annotation=Code | None)
+    seed_a, seed_b = (inspect.Parameter(name, kw, annotation=Code) for name in ("seed_a", "seed_b"))
     truncation = inspect.Parameter("truncation", kw, default=None, annotation=Truncation | None)
     frames = app_commands.Range[int, 2, MAX_MORPH_FRAMES] | None
     lo, hi = TRUNCATION_RANGE
@@ -165,9 +190,10 @@ def build_commands(cog: FaceCog) -> list[app_commands.Command]:
             "face",
             "Draw a face of someone who does not exist",
             face,
-            [seed, truncation],
+            [seed, code, truncation],
             {
                 "seed": "the face's number (random if empty)",
+                "code": "a face's code from Details, e.g. 42v3 (a variation) or 42x17c2 (a blend)",
                 "truncation": f"{lo:g}-{hi:g}: lower is tamer, {hi:g} is most varied",
             },
         ),
@@ -175,16 +201,22 @@ def build_commands(cog: FaceCog) -> list[app_commands.Command]:
             "morph",
             "Animate one face turning into another",
             morph,
-            [
-                inspect.Parameter("seed_a", kw, annotation=Seed),
-                inspect.Parameter("seed_b", kw, annotation=Seed),
-                inspect.Parameter("frames", kw, default=None, annotation=frames),
-                truncation,
-            ],
+            [seed_a, seed_b, inspect.Parameter("frames", kw, default=None, annotation=frames), truncation],
             {
-                "seed_a": "the face to start from",
-                "seed_b": "the face to end at",
+                "seed_a": f"the face to start from: {CODE_TEXT}",
+                "seed_b": f"the face to end at: {CODE_TEXT}",
                 "frames": f"2 to {MAX_MORPH_FRAMES} (default {MORPH_FRAMES})",
+                "truncation": f"{lo:g}-{hi:g}: lower is tamer",
+            },
+        ),
+        command(
+            "blend",
+            "Four children of two faces, each a mix of both: pick one to carry on",
+            blend,
+            [seed_a, seed_b, truncation],
+            {
+                "seed_a": f"the first parent: {CODE_TEXT}",
+                "seed_b": f"the second parent: {CODE_TEXT}",
                 "truncation": f"{lo:g}-{hi:g}: lower is tamer",
             },
         ),
@@ -203,13 +235,13 @@ def animate_command(faces: Faces, callback, frames) -> app_commands.Command:
     callback.__signature__ = inspect.Signature(
         [
             inspect.Parameter("interaction", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=discord.Interaction),
-            inspect.Parameter("seed", inspect.Parameter.KEYWORD_ONLY, annotation=Seed),
+            inspect.Parameter("seed", inspect.Parameter.KEYWORD_ONLY, annotation=Code),
             inspect.Parameter("slider", inspect.Parameter.KEYWORD_ONLY, annotation=str),
             inspect.Parameter("frames", inspect.Parameter.KEYWORD_ONLY, default=None, annotation=frames),
         ]
     )
     app_commands.describe(
-        seed="the face",
+        seed=f"the face: {CODE_TEXT}",
         slider="the slider to sweep from one end to the other and back",
         frames=f"2 to {MAX_MORPH_FRAMES} (default {SWEEP_FRAMES})",
     )(callback)

@@ -63,7 +63,8 @@ class Views:
     (so the modules that post pictures need not import the buttons they post)."""
 
     face: ViewFactory  # under a face: Reroll, Variations, Morph, Edit, Details, Delete
-    result: ViewFactory  # under variations, morphs and animations: Delete
+    grid: ViewFactory  # under variations and children: pick 1-4, More like these, Delete
+    result: ViewFactory  # under morphs and animations: Delete
 
 
 @dataclass(frozen=True)

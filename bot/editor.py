@@ -59,7 +59,7 @@ class Editing:
         /face orders them (the order they are applied in)."""
         edits = {**self.state.edits, self.slider: value}
         ordered = {n: edits[n] for n in faces.attributes if n in edits and edits[n] != 0}
-        return Editing(FaceState(self.state.seed, self.state.truncation, ordered), self.slider, self.notice)
+        return Editing(FaceState(self.state.face, self.state.truncation, ordered), self.slider, self.notice)
 
 
 def read(match: re.Match[str], faces: Faces) -> Editing:
@@ -275,7 +275,7 @@ class ResetButton(EditorButton, template=_template("reset")):
     OP, LABEL, EMOJI = "reset", "Reset", "↩️"
 
     async def run(self, interaction: discord.Interaction, service: DrawingService, editing: Editing) -> None:
-        state = FaceState(editing.state.seed, editing.state.truncation, {})
+        state = FaceState(editing.state.face, editing.state.truncation, {})
         await _redraw(service, interaction, Editing(state, editing.slider, editing.notice), "update")
 
 

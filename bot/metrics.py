@@ -12,6 +12,7 @@ fails the health check too.
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
@@ -30,6 +31,7 @@ from prometheus_client.registry import Collector
 
 log = logging.getLogger(__name__)
 NAMESPACE = "expressions"
+ACTION = re.compile(r"([a-z]+)\d?")  # a component's action; the pick buttons number theirs (pick1..pick4: "pick")
 COMPONENT_KINDS = {"xp": "", "xe": "editor_"}  # custom_id prefix (bot/buttons.py, bot/editor.py) -> kind prefix
 ANSWER_BUCKETS = (0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 3.0, 5.0, 10.0, 30.0, 60.0)  # Discord's 3 s among them
 DRAW_BUCKETS = (0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0)
@@ -44,8 +46,9 @@ def kind_of(interaction: discord.Interaction) -> str:
     if interaction.type is discord.InteractionType.application_command:
         return f"/{interaction.command.name}" if interaction.command is not None else "unknown"
     parts = str((interaction.data or {}).get("custom_id", "")).split(":")
-    prefix = COMPONENT_KINDS.get(parts[0]) if len(parts) > 2 and parts[1].isalpha() else None
-    return "unknown" if prefix is None else prefix + parts[1]
+    action = ACTION.fullmatch(parts[1]) if len(parts) > 2 else None
+    prefix = COMPONENT_KINDS.get(parts[0]) if action else None
+    return "unknown" if prefix is None or action is None else prefix + action[1]
 
 
 class Metrics:

@@ -16,6 +16,7 @@ import torch
 
 from gan import Faces
 from gan.attributes import SLIDER_RANGE, TOGGLE_VALUES
+from gan.recipes import Recipe
 from gan.sheet import SHEET_SEED, sheet_latents, sheet_picture
 
 from . import render
@@ -32,28 +33,34 @@ async def post_face(
     await _post(service, interaction, state, notice, render.face_latent, render.face_file, state.caption(), face_view)
 
 
-async def post_variations(
-    service: DrawingService, interaction: discord.Interaction, state: FaceState, notice: str = ""
+async def post_grid(
+    service: DrawingService, interaction: discord.Interaction, first: FaceState, notice: str = ""
 ) -> None:
-    """A grid of faces near this one; its requester can delete it."""
-    caption = f"Variations of {state.caption()}"
-    result = service.views.result
-    await _post(service, interaction, state, notice, render.variation_latents, render.grid_file, caption, result)
+    """A grid of variations or children, from `first` on, with a button to pick each and one for more."""
+    base, step = first.face.origin
+    numbers = f"{step.index}–{step.index + render.GRID - 1}"
+    if step.parent is None:
+        label = f"Variations {numbers} of {base.label}"
+    else:
+        label = f"Children {numbers} of {base.label} and {step.parent.label}"
+    caption = f"{first.caption(label)}\nPick one to carry on from it."
+    grid = service.views.grid
+    await _post(service, interaction, first, notice, render.grid_latents, render.grid_file, caption, grid)
 
 
 async def post_morph(
     service: DrawingService,
     interaction: discord.Interaction,
     state: FaceState,
-    seed_b: int,
+    end: Recipe,
     frames: int,
     notice: str = "",
 ) -> None:
-    """A GIF of this face turning into seed_b's; its requester can delete it."""
-    caption = f"{state.caption()} → seed {seed_b} · {frames} frames"
+    """A GIF of this face turning into `end`; its requester can delete it."""
+    caption = f"{state.caption()} → {end.label} · {frames} frames"
 
     def latents(faces: Faces, state: FaceState) -> torch.Tensor:
-        return render.morph_latents(faces, state, seed_b, frames)
+        return render.morph_latents(faces, state, end, frames)
 
     await _post(service, interaction, state, notice, latents, render.gif_file, caption, service.views.result, False)
 
@@ -70,11 +77,11 @@ async def post_animation(
     held; its requester can delete it."""
     kind = service.faces.attribute_info(slider)["kind"]
     lo, hi = (f"{v:+g}" for v in SLIDER_RANGE) if kind == "slider" else TOGGLE_VALUES
-    held = FaceState(state.seed, state.truncation, {k: v for k, v in state.edits.items() if k != slider})
+    held = FaceState(state.face, state.truncation, {k: v for k, v in state.edits.items() if k != slider})
     caption = f"{held.caption()} · {slider} {lo} → {hi} → {lo} · {frames} frames"
 
     def latents(faces: Faces, state: FaceState) -> torch.Tensor:
-        return faces.sweep(state.seed, slider, frames, state.truncation, state.edits)
+        return faces.sweep(state.face, slider, frames, state.truncation, state.edits)
 
     anim = service.views.result
     await _post(service, interaction, held, notice, latents, render.animation_file, caption, anim, False, edited=True)

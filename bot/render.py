@@ -11,32 +11,33 @@ import torch
 
 from gan import Faces
 from gan.imaging import JPEG_CHROMA, JPEG_QUALITY, gif_bytes, grid
+from gan.recipes import Recipe
 
 from .state import FaceState
 
 FACE_PX = 256
 SIMPLEJPEG_CHROMA = JPEG_CHROMA.replace(":", "")  # simplejpeg spells 4:2:0 as 420
-VARIATION_SPREAD = 0.35  # how far variations stray from the face, relative to the prior's scale
+GRID = 4  # faces in a grid of variations or children: a 2 x 2 picture, a pick button each
 
 
 def face_latent(faces: Faces, state: FaceState) -> torch.Tensor:
     """The face's latent before its edits (the queue applies them, batched with requests alike)."""
-    return faces.edit(faces.latent([state.seed]), None, state.truncation)
+    return faces.edit(faces.latent(state.face), None, state.truncation)
 
 
-def variation_latents(faces: Faces, state: FaceState, n: int = 4) -> torch.Tensor:
-    """n faces near this one, before their edits: the seed's latent plus small seeded noise,
-    rescaled to its norm."""
-    base = faces.latent([state.seed])
-    noise = torch.randn(n, faces.nz, generator=torch.Generator().manual_seed(state.seed ^ 0x5EED))
-    z = base + VARIATION_SPREAD * noise
-    z = z * (base.norm() / z.norm(dim=1, keepdim=True))
-    return faces.edit(z, None, state.truncation)
+def grid_faces(first: Recipe) -> list[Recipe]:
+    """The faces of the grid that starts at `first` (a variation or a child): it and its next siblings."""
+    return [first.sibling(i) if i else first for i in range(GRID)]
 
 
-def morph_latents(faces: Faces, a: FaceState, seed_b: int, frames: int) -> torch.Tensor:
+def grid_latents(faces: Faces, state: FaceState) -> torch.Tensor:
+    """A grid's faces before their edits; `state` is its first face's."""
+    return faces.edit(faces.latent(grid_faces(state.face)), None, state.truncation)
+
+
+def morph_latents(faces: Faces, a: FaceState, b: Recipe, frames: int) -> torch.Tensor:
     """A morph's frames before their edits (the path edits every frame alike, so the queue can)."""
-    return faces.path(a.seed, seed_b, frames, a.truncation)
+    return faces.path(a.face, b, frames, a.truncation)
 
 
 def jpeg(image: np.ndarray) -> bytes:

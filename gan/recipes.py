@@ -13,10 +13,11 @@ edits apply after the recipe, as for a seed. The CLI, the bot and its buttons al
 
 - A variation moves the latent by VARIATION_SPREAD of the prior's scale in a random direction and
   keeps its norm, so it stays on the prior's shell: the same person's look, nudged.
-- A child takes each latent coordinate from one parent or the other (uniform crossover, as
-  Artbreeder's crossbreeding does in its genes), plus CHILD_NOISE of its own, at the parents' mean
-  norm. A morph's midpoint is one fixed blend; crossover gives every child its own share of each
-  parent's features (docs/recipes.md measures how much each child looks like both).
+- A child takes each latent coordinate partly from each parent, in a share of its own drawn from
+  CHILD_SHARE, plus CHILD_NOISE of its own, at the parents' mean norm. A morph's midpoint is one fixed
+  blend; each child mixes the parents its own way, so children differ from each other and from the
+  midpoint while looking like both parents (docs/recipes.md measures how much, and why not a plain
+  crossover).
 """
 
 from __future__ import annotations
@@ -33,7 +34,8 @@ MAX_STEPS = 6  # variations and blends in one code, those inside brackets too
 MAX_CODE = 40  # characters: a code rides in every button of its face, beside the face's edits
 MAX_INDEX = 999  # the highest variation or child number
 VARIATION_SPREAD = 0.35  # how far a variation strays from its face, relative to the prior's scale
-CHILD_NOISE = 0.15  # a child's own noise, relative to the prior's scale
+CHILD_SHARE = (0.3, 0.7)  # each latent coordinate of a child takes a share of the first parent's from this range
+CHILD_NOISE = 0.1  # a child's own noise, relative to the prior's scale
 EXAMPLES = "codes look like 42, 42v3 or 42x17c2"
 TOKEN = re.compile(r"\d+|[vxc()]")
 
@@ -120,6 +122,13 @@ class Recipe:
         """Variations and blends in the recipe, those of its parents too."""
         return sum(1 + (s.parent.depth if s.parent is not None else 0) for s in self.steps)
 
+    @property
+    def origin(self) -> tuple[Recipe, Step]:
+        """The face this one was made from, and the step that made it (ValueError for a bare seed)."""
+        if self.is_seed:
+            raise ValueError(f"face {self} is a seed, not a variation or a child")
+        return replace(self, steps=self.steps[:-1]), self.steps[-1]
+
     # --- new faces from this one ----------------------------------------------------------------
     def variation(self, index: int) -> Recipe:
         """The index-th variation of this face (CodeError past the depth or length limit)."""
@@ -132,10 +141,8 @@ class Recipe:
     def sibling(self, offset: int) -> Recipe:
         """The face `offset` further along the last step's numbering (42v1 -> 42v3 for 2): the other
         faces of a grid of variations or children. A bare seed has no siblings (ValueError)."""
-        if self.is_seed:
-            raise ValueError(f"face {self} is a seed, not a variation or a child")
-        last = self.steps[-1]
-        return replace(self, steps=(*self.steps[:-1], replace(last, index=_index(last.index + offset)))).checked()
+        before, last = self.origin
+        return replace(self, steps=(*before.steps, replace(last, index=_index(last.index + offset)))).checked()
 
     # --- its latent ---------------------------------------------------------------------------
     def latent(self, nz: int) -> torch.Tensor:
@@ -150,8 +157,8 @@ class Recipe:
                 z = moved * (z.norm() / moved.norm())
             else:
                 other = step.parent.latent(nz)
-                take = torch.rand(nz, generator=gen) < 0.5
-                child = torch.where(take, z, other) + CHILD_NOISE * torch.randn(nz, generator=gen)
+                share = CHILD_SHARE[0] + (CHILD_SHARE[1] - CHILD_SHARE[0]) * torch.rand(nz, generator=gen)
+                child = torch.lerp(other, z, share) + CHILD_NOISE * torch.randn(nz, generator=gen)
                 z = child * ((z.norm() ** 2 + other.norm() ** 2) / 2).sqrt() / child.norm()
         return z
 

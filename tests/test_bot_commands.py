@@ -65,6 +65,13 @@ def callbacks(env) -> dict[str, list[int]]:
     return out
 
 
+GRID_LABELS = ["1", "2", "3", "4", "More like these"]
+
+
+def labels(message) -> list[str]:
+    return [c["label"] for row in message.components for c in row["components"]]
+
+
 async def picture(message) -> Image.Image:
     (attachment,) = message.attachments
     img = Image.open(io.BytesIO(await attachment.read()))
@@ -140,13 +147,13 @@ async def test_invalid_options_are_refused_by_discord(world, options):
 
 async def test_morph_sends_a_looping_gif(world):
     env, channel, alice, _ = world
-    result = await alice.slash(channel, "morph", seed_a=1, seed_b=2, frames=5)
+    result = await alice.slash(channel, "morph", seed_a="1", seed_b="2", frames=5)
     msg = result.response
     assert result.acknowledged and msg.content == "seed 1 → seed 2 · 5 frames"
     gif = await picture(msg)
     assert gif.format == "GIF" and gif.size == (FACE_PX, FACE_PX) and gif.n_frames == 8 and gif.info["loop"] == 0
     with pytest.raises(simcord.OptionError):
-        await alice.slash(channel, "morph", seed_a=1, seed_b=2, frames=49)
+        await alice.slash(channel, "morph", seed_a="1", seed_b="2", frames=49)
 
 
 async def test_attributes_shows_the_sheet_of_every_slider_ephemerally(world, faces):
@@ -187,9 +194,8 @@ async def test_buttons(world):
     assert (await picture(morph.response)).format == "GIF"
 
     details = await bob.click(face, label="Details")
-    assert (
-        details.ephemeral and "**Seed** 42" in details.response.content and "/face seed:42" in details.response.content
-    )
+    text = details.response.content
+    assert details.ephemeral and "**Code** `42`" in text and "/face seed:42" in text
 
     refused = await bob.click(face, label="Delete")
     assert refused.ephemeral and "Only" in refused.response.content
@@ -206,6 +212,9 @@ async def test_every_interaction_is_counted_by_kind_and_outcome(world):
     await alice.slash(channel, "attributes")
     for label in ("Reroll", "Variations", "Details"):
         await bob.click(face, label=label)
+    blended = (await bob.slash(channel, "blend", seed_a="1", seed_b="2")).response
+    await bob.click(blended, label="1")
+    await bob.click(blended, label="More like these")
     editor = (await bob.click(face, label="Edit")).response
     await bob.click(editor, label="+0.5")
     await bob.click(face, label="Delete")  # not bob's to delete
@@ -225,6 +234,9 @@ async def test_every_interaction_is_counted_by_kind_and_outcome(world):
         ("/attributes", "answered"): 1,
         ("reroll", "answered"): 1,
         ("vary", "answered"): 1,
+        ("/blend", "answered"): 1,
+        ("pick", "answered"): 1,
+        ("more", "answered"): 1,
         ("details", "answered"): 1,
         ("edit", "answered"): 1,
         ("editor_up", "answered"): 1,
@@ -238,7 +250,7 @@ async def test_buttons_survive_a_restart(world, faces):
     face = (await alice.slash(channel, "face", seed=5)).response
     await env.restart_bot(create_bot(Settings(batch_window_ms=0), faces))  # a new process: nothing in memory
     details = await alice.click(face, label="Details")
-    assert "**Seed** 5" in details.response.content
+    assert "**Code** `5`" in details.response.content
     reroll = await alice.click(face, label="Reroll")
     assert reroll.response.attachments
 
@@ -358,14 +370,14 @@ async def test_variations_and_morphs_can_be_deleted_by_their_requester(world):
     """Every picture the bot posts can be removed by whoever asked for it."""
     env, channel, alice, bob = world
     face = (await alice.slash(channel, "face", seed=9)).response
-    for label in ("Variations", "Morph to new face"):
+    for label, buttons in (("Variations", [*GRID_LABELS, "Delete"]), ("Morph to new face", ["Delete"])):
         result = (await bob.click(face, label=label)).response
-        assert [c["label"] for row in result.components for c in row["components"]] == ["Delete"]
+        assert labels(result) == buttons
         refused = await alice.click(result, label="Delete")
         assert refused.ephemeral and f"Only <@{bob.id}>" in refused.response.content
         await bob.click(result, label="Delete")
         assert all(m.id != result.id for m in channel.history())
-    morph = (await alice.slash(channel, "morph", seed_a=1, seed_b=2, frames=3)).response
+    morph = (await alice.slash(channel, "morph", seed_a="1", seed_b="2", frames=3)).response
     assert [c["label"] for row in morph.components for c in row["components"]] == ["Delete"]
 
 

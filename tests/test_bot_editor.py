@@ -120,14 +120,14 @@ async def test_an_open_editor_survives_a_restart_and_a_refit(world, faces):
 
 async def test_animate_a_slider_and_a_toggle(world, faces):
     env, channel, alice = world
-    gif = (await alice.slash(channel, "animate", seed=5, slider="smiling", frames=8)).response
+    gif = (await alice.slash(channel, "animate", seed="5", slider="smiling", frames=8)).response
     assert gif.content == "seed 5 · smiling -3 → +3 → -3 · 8 frames"
     shots = await frames(gif)
     assert len(shots) == 8
     assert (
         psnr(shots[0], face(faces, 5, {"smiling": -3.0})) > 30 and psnr(shots[4], face(faces, 5, {"smiling": 3.0})) > 30
     )
-    toggle = await frames((await alice.slash(channel, "animate", seed=5, slider="glasses", frames=6)).response)
+    toggle = await frames((await alice.slash(channel, "animate", seed="5", slider="glasses", frames=6)).response)
     assert len(toggle) == 6
     assert (
         psnr(toggle[0], face(faces, 5, {"glasses": "off"})) > 30

@@ -74,7 +74,7 @@ async def test_metrics_and_health_over_the_wire():
         assert await get(port, "/healthz") == (200, "ok\n")
         assert await docker_healthcheck(port) == 0
         assert (await answered(discord, await discord.slash("face", {"seed": 1}, USERS[0]))).files
-        morph = await discord.slash("morph", {"seed_a": 1, "seed_b": 2, "frames": 4}, USERS[1])
+        morph = await discord.slash("morph", {"seed_a": "1", "seed_b": "2", "frames": 4}, USERS[1])
         assert (await answered(discord, morph)).files
         hung = await discord.slash("face", {"seed": HANG_SEED}, USERS[2])
         await asyncio.sleep(0.3)

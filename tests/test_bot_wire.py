@@ -79,7 +79,7 @@ async def answered(discord: FakeDiscord, token: str, timeout: float = 60) -> Req
 async def test_face_over_the_wire():
     async with running_bot() as (discord, _):
         commands = next(r.json for r in discord.requests if r.method == "PUT")
-        assert {c["name"] for c in commands} == {"face", "morph", "animate", "attributes"}
+        assert {c["name"] for c in commands} == {"face", "morph", "blend", "animate", "attributes"}
         assert discord.intents == {0: 1}, "the guilds intent alone: no message or typing events to parse"
         token = await discord.slash("face", {"seed": 42})
         reply = await answered(discord, token)
@@ -144,7 +144,7 @@ async def test_a_refused_picture_still_ends_in_a_message(seed, method, path, sta
 async def test_sigterm_answers_every_morph_in_flight_then_exits_0():
     """Three 48-frame morphs in flight when the host stops the process."""
     async with running_bot() as (discord, proc):
-        morphs = [{"seed_a": SLOW_SEED, "seed_b": i, "frames": 48} for i in range(3)]  # 1.6 s each to draw
+        morphs = [{"seed_a": str(SLOW_SEED), "seed_b": str(i), "frames": 48} for i in range(3)]  # 1.6 s each to draw
         tokens = [await discord.slash("morph", options, USERS[i]) for i, options in enumerate(morphs)]
         for token in tokens:  # each has its place in the queue showing
             await discord.wait_for(lambda r, t=token: r.path.endswith("/callback") and t in r.path)
@@ -187,14 +187,14 @@ async def test_a_hung_generator_call_times_out_alone_and_sigint_still_ends_the_b
 @pytest.mark.parametrize(
     "command, options, message",
     [
-        ("morph", {"seed_a": 1, "seed_b": 2, "frames": 300}, "frames must be a whole number from 2 to 48"),
+        ("morph", {"seed_a": "1", "seed_b": "2", "frames": 300}, "frames must be a whole number from 2 to 48"),
         ("face", {"seed": 1, "truncation": 0.0}, "truncation must be a number from 0.1 to 1"),
         ("face", {"seed": -1}, "seed must be a whole number"),
         ("face", {"seed": 2**40}, "seed must be a whole number"),
         ("face", {"seed": 1, "smiling": 99.0}, "smiling must be from -3 to 3"),
         ("face", {"seed": 1, "glasses": "maybe"}, "glasses is a toggle"),
-        ("morph", {"seed_a": 1}, "This /morph came without seed_b"),
-        ("morph", {"seed_b": 1}, "This /morph came without seed_a"),
+        ("morph", {"seed_a": "1"}, "This /morph came without seed_b"),
+        ("morph", {"seed_b": "1"}, "This /morph came without seed_a"),
     ],
 )
 async def test_forged_payloads_get_a_clear_answer_and_draw_nothing(command, options, message):
@@ -221,6 +221,10 @@ async def test_malformed_and_unknown_buttons_get_an_answer():
             "xp:details:3.100.0000.sm:1": "damaged",
             "xp:details:3.5.0000.:1": "damaged",
             "xp:details:3.100.0000.sm+:1": "dropped sm on",
+            "xp:pick3:1v1x.100.0000.:1": "damaged",  # a blend without its parent
+            "xp:more:5v999.100.0000.:1": "numbered from 1 to 999",
+            "xp:vary:5v1v1v1v1v1v1.100.0000.:1": "steps deep",
+            "xp:pick9:1v1.100.0000.:1": "older version",
             "xp:bogus:1.2.3:4": "older version",
             "something-else-entirely": "older version",
         }
@@ -370,8 +374,9 @@ async def test_the_editor_over_the_wire():
         (select,) = [c for row in on.message["components"] for c in row["components"] if c["type"] == 3]
         forged = await answered(discord, await discord.choose(on.message, select["custom_id"], ["zz"]))
         assert "damaged" in forged.content, "a choice no slider has"
-        frames = await answered(discord, await discord.slash("animate", {"seed": 3, "slider": "smiling", "frames": 99}))
+        too_long = {"seed": "3", "slider": "smiling", "frames": 99}
+        frames = await answered(discord, await discord.slash("animate", too_long))
         assert "frames must be a whole number from 2 to 48" in frames.content
-        unknown = await answered(discord, await discord.slash("animate", {"seed": 3, "slider": "wings"}))
+        unknown = await answered(discord, await discord.slash("animate", {"seed": "3", "slider": "wings"}))
         assert "slider must be one of smiling" in unknown.content
     assert "ERROR" not in discord.log

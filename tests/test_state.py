@@ -8,8 +8,8 @@ import dataclasses
 import numpy as np
 import pytest
 
-from bot.buttons import FACE_BUTTONS
-from bot.state import BadRequest, FaceState, decode
+from bot.buttons import FACE_BUTTONS, grid_view
+from bot.state import MAX_PACKED, BadRequest, FaceState, decode
 from gan import Faces
 from gan.latent import MAX_SEED
 from tests.conftest import with_sliders
@@ -33,9 +33,18 @@ def test_slider_values_never_read_as_toggles(faces: Faces):
 
 def test_the_longest_custom_id_fits_discord(faces: Faces):
     edits = {n: ("off" if faces.attribute_info(n)["kind"] == "toggle" else -2.9) for n in faces.attributes}
-    state = FaceState(MAX_SEED, 0.99, edits)
-    for cls in FACE_BUTTONS:
-        assert len(cls.for_face(state, 2**64 - 1, faces).custom_id) <= 100
+    longest = [FaceState(MAX_SEED, 0.99, edits)]
+    longest.append(FaceState("4294967295x4294967295c1" + "v1" * 5, 0.99))  # the longest code at MAX_STEPS
+    room = MAX_PACKED - len(longest[-1].encode(faces))
+    longest.append(FaceState(longest[-1].face, 0.99, dict(list(edits.items())[: room // 3])))
+    for state in longest:
+        view = grid_view(state, 2**64 - 1, faces)
+        ids = [cls.for_face(state, 2**64 - 1, faces).custom_id for cls in FACE_BUTTONS] + [
+            i.custom_id for i in view.children
+        ]
+        assert all(len(i) <= 100 for i in ids), state
+    with pytest.raises(BadRequest, match="too long to fit"):
+        FaceState(longest[-1].face, 0.99, dict(list(edits.items())[: room // 3 + 1]))
 
 
 def test_buttons_survive_reordered_and_refitted_sliders(faces: Faces):
@@ -67,7 +76,20 @@ def test_buttons_from_before_slider_keys_still_work(faces: Faces):
 
 
 @pytest.mark.parametrize(
-    "text", ["", "1.2", "x.100.abcd.", "1.100.abcd.s", "1.0.abcd.", "1.101.abcd.", "99999999999.100.abcd.", "1.100.0Z"]
+    "text",
+    [
+        "",
+        "1.2",
+        "x.100.abcd.",
+        "1.100.abcd.s",
+        "1.0.abcd.",
+        "1.101.abcd.",
+        "99999999999.100.abcd.",
+        "1.100.0Z",
+        "1v.100.abcd.",
+        "1x2.100.abcd.",
+        "1v1v1v1v1v1v1v1.100.abcd.",
+    ],
 )
 def test_malformed_states_raise(faces: Faces, text):
     with pytest.raises(ValueError):
