@@ -3,10 +3,11 @@
     python bench/soak.py [--n 1000] [--users 40] [--concurrency 16] [--seed 0]
 
 The bot runs as `python -m bot` against the fake Discord of the tests (REST + gateway on 127.0.0.1).
-Each simulated user keeps sending: /face (with random options), /morph, /animate, /attributes,
+Each simulated user keeps sending: /face (with random options), /morph, /blend, /animate, /attributes,
 presses on every kind of button of faces posted earlier (Reroll, Variations, Morph, Edit, Details,
-Delete by the requester or by someone else), and steps in the editors that Edit opened (a slider
-chosen, a step down or up, Reset, Animate, Post). Prints how many interactions were answered
+Delete by the requester or by someone else), on the grids of variations and children (a pick, More
+like these, Delete), and steps in the editors that Edit opened (a slider chosen, a step down or up,
+Reset, Animate, Post). Prints how many interactions were answered
 exactly once, lost or duplicated, ack and answer latencies (and the editor steps' own), and the
 bot's RSS (start, middle, end).
 """
@@ -28,6 +29,7 @@ from tests.fake_discord import FakeDiscord, start_bot  # noqa: E402
 SLIDERS = ("smiling", "age", "bangs", "masculine")
 TOGGLES = ("glasses", "hat")
 BUTTONS = ("Reroll", "Variations", "Morph to new face", "Edit", "Details", "Delete")
+GRID_BUTTONS = ("1", "2", "3", "4", "More like these", "Delete")
 EDITOR_BUTTONS = ("−0.5", "+0.5", "Off", "On", "Reset", "Animate", "Post")  # those not disabled are pressed
 STEP_KINDS = ("pick", "−0.5", "+0.5", "Off", "On", "Reset")  # the editor's redraws in place
 SETTLE_S = 30.0  # after the last interaction, how long late answers may still arrive
@@ -55,12 +57,13 @@ class Soak:
         self.users = [str(5 * 10**17 + i) for i in range(users)]
         self.sent: dict[str, tuple[str, float]] = {}  # token -> (what, when)
         self.faces: list[tuple[dict, str]] = []  # posted faces with buttons: (message, requester)
+        self.grids: list[tuple[dict, str]] = []  # posted grids of variations or children: (message, requester)
         self.editors: list[tuple[dict, str]] = []  # open editors not being used: (message, its user)
 
     async def one(self, user: str) -> None:
         """Send one interaction and wait (bounded) for its answer."""
         r = self.rng.random()
-        if r < 0.45 or not self.faces:
+        if r < 0.42 or not self.faces:
             options = {"seed": self.rng.randrange(2**32)}
             if self.rng.random() < 0.3:
                 options["truncation"] = round(self.rng.uniform(0.3, 1.0), 2)
@@ -69,7 +72,7 @@ class Soak:
             if self.rng.random() < 0.2:
                 options[self.rng.choice(TOGGLES)] = self.rng.choice(["on", "off"])
             what, token = "face", await self.discord.slash("face", options, user)
-        elif r < 0.52:
+        elif r < 0.49:
             frames = self.rng.randint(2, 16)
             options = {
                 "seed_a": str(self.rng.randrange(1000)),
@@ -77,23 +80,28 @@ class Soak:
                 "frames": frames,
             }
             what, token = "morph", await self.discord.slash("morph", options, user)
-        elif r < 0.55:
+        elif r < 0.51:
             what, token = "attributes", await self.discord.slash("attributes", {}, user)
-        elif r < 0.59:
-            options = {"seed": self.rng.randrange(1000), "slider": self.rng.choice((*SLIDERS, *TOGGLES))}
+        elif r < 0.54:
+            options = {"seed_a": str(self.rng.randrange(1000)), "seed_b": str(self.rng.randrange(1000))}
+            what, token = "blend", await self.discord.slash("blend", options, user)
+        elif r < 0.58:
+            options = {"seed": str(self.rng.randrange(1000)), "slider": self.rng.choice((*SLIDERS, *TOGGLES))}
             if self.rng.random() < 0.5:
                 options["frames"] = self.rng.randint(2, 24)
             what, token = "animate", await self.discord.slash("animate", options, user)
-        elif r < 0.79 and self.editors:
+        elif r < 0.76 and self.editors:
             what, token, user = await self.step(*self.editors.pop(self.rng.randrange(len(self.editors))))
         else:
-            message, owner = self.rng.choice(self.faces)
-            label = self.rng.choice(BUTTONS)
+            posted = self.grids if r < 0.84 and self.grids else self.faces
+            message, owner = self.rng.choice(posted)
+            label = self.rng.choice(GRID_BUTTONS if posted is self.grids else BUTTONS)
             custom_id = next(c["custom_id"] for c in components(message) if c["label"] == label)
             presser = owner if label == "Delete" and self.rng.random() < 0.5 else user
-            what, token = label, await self.discord.click(message, custom_id, presser)
-            if label == "Delete" and presser == owner and (message, owner) in self.faces:
-                self.faces.remove((message, owner))  # a deleted message has no buttons left to press
+            what = label if posted is self.faces else "Pick" if label.isdigit() else label
+            token = await self.discord.click(message, custom_id, presser)
+            if label == "Delete" and presser == owner and (message, owner) in posted:
+                posted.remove((message, owner))  # a deleted message has no buttons left to press
         self.sent[token] = (what, time.perf_counter())
         deadline = time.monotonic() + 60
         while not self.discord.answers(token) and time.monotonic() < deadline:
@@ -103,6 +111,8 @@ class Soak:
             labels = [c.get("label") for c in components(m)] if m else []
             if labels == list(BUTTONS):
                 self.faces.append((m, user))
+            elif labels == list(GRID_BUTTONS):
+                self.grids.append((m, user))
             elif "Post" in labels and m["flags"] & 64:  # an editor, opened or redrawn: its user's again
                 self.editors.append((m, user))
 
