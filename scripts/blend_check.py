@@ -20,8 +20,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 from gan import Faces  # noqa: E402
-from train.identity import SAME_PERSON, distances  # noqa: E402
-from train.identity_net import dlib_embeddings  # noqa: E402
+from train.identity import SAME_PERSON, distances, dlib_embeddings  # noqa: E402
 
 FIRST_SEED = 5000
 RANDOM_SEED = 9000

@@ -44,6 +44,8 @@ def test_fit_then_report_on_a_tiny_model(data_root, tmp_path, kind):
     text = report.read_text()
     assert "| smiling | slider | Smiling + |" in text and "## Still the same person?" in text
     assert "`smiling:+2 glasses:on`" in text and "Frechet distance to the holdout" in text
+    pairs = len(SPECS) * (len(SPECS) - 1) // 2
+    assert "## Pairs of edits" in text and f"of {pairs} pairs compose" in text and "| smiling + glasses |" in text
     for name in (*faces.attributes, "combo"):
         assert (report.parent / "sliders" / f"{name}.png").stat().st_size > 0
 
@@ -102,3 +104,24 @@ def test_an_edit_is_held_to_the_attributes_it_must_keep_and_not_its_own():
         logits = torch.zeros(1, 5)
         logits[0, moved] = 50.0
         assert hold.cost(z, x, p0, z, x, logits).item() == pytest.approx(cost * 0.5 / 5, rel=1e-4)
+
+
+def test_a_loose_attribute_moves_its_slack_for_free_and_pays_past_it():
+    names = ["No_Beard", "Male", "Young"]
+    hold = Hold.of(
+        names,
+        "No_Beard",
+        "lower_face",
+        (),
+        ("Male", "Young"),
+        ("Male", "Young"),
+        ("Male",),
+        Weights(keep=1.0, keep_watched=0.0, keep_base=0.0, slack=0.3),
+    )
+    assert hold.slack.tolist() == pytest.approx([0.0, 0.3, 0.0])
+    z, x = torch.zeros(1, 4), torch.zeros(1, 3, 64, 64)
+    p0 = torch.full((1, 3), 0.5)
+    for moved, to, cost in ((1, 0.7, 0.0), (1, 0.9, 0.1), (2, 0.7, 0.2)):  # Male within its slack, past it; Young
+        logits = torch.zeros(1, 3)
+        logits[0, moved] = torch.logit(torch.tensor(to))
+        assert hold.cost(z, x, p0, z, x, logits).item() == pytest.approx(cost / 3, abs=1e-5)

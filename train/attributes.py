@@ -32,7 +32,7 @@ from .editing import fit_editor, prior
 from .errors import TrainError, cli
 from .identity_net import load_identity_net
 from .slider_report import effects, measure, write
-from .slider_specs import SPECS, TARGET_MOVE, Spec, conditions_for, hold_for
+from .slider_specs import SPECS, TARGET_MOVE, Spec, conditions_for, hold_for, stages
 
 ROOT = Path(__file__).resolve().parent.parent
 CACHE_DIR = ROOT / "runs" / "attributes"
@@ -167,23 +167,26 @@ def fit(
         attributes.append(a)
         tqdm.write(f"{s.name:<11} {s.celeba:<20} acc {acc:.3f} unit {a.unit:.2f} conditions {conds}")
     fitted = [s for s in SPECS if s.editor and chosen(s)]
-    identity = load_identity_net() if any(s.weights.identity for s in fitted) else None
+    identity = load_identity_net() if any(st.weights.identity for s in fitted for st in stages(s)) else None
     for i, (s, a) in enumerate(zip(SPECS, attributes, strict=True)):  # each learns to compose with those before
         if s not in fitted:
             continue
         before = AttributeSet([b for b in attributes[:i] if b.editor is not None])
-        fit_editor(
-            faces,
-            classifier,
-            names,
-            a,
-            hold_for(s, names),
-            before,
-            steps,
-            seed=EDITOR_SEED + i,
-            progress=progress,
-            identity=identity,
-        )
+        start = None
+        for stage in stages(s):  # a first stage finds the edit, the last holds the face to it
+            start = fit_editor(
+                faces,
+                classifier,
+                names,
+                a,
+                hold_for(stage, names),
+                before,
+                steps,
+                seed=EDITOR_SEED + i,
+                progress=progress,
+                identity=identity,
+                start=start,
+            )
     return AttributeSet(attributes, {attr: b[0] for attr, b in boundaries.items()})
 
 

@@ -143,21 +143,26 @@ def fit_editor(
     seed: int = 0,
     progress: bool = True,
     identity: IdentityNet | None = None,
+    start: FaceEditor | None = None,
 ) -> FaceEditor:
     """Train `attribute`'s editor to make its edit and keep what `hold` says; `before` holds the sliders
-    fitted so far (edits to compose with). The `identity` net is needed when the hold's weights ask for it."""
+    fitted so far (edits to compose with). The `identity` net is needed when the hold's weights ask for it.
+    With `start`, that editor trains on (a second stage) instead of a new one."""
     weights = hold.weights
     if weights.identity and identity is None:
         raise ValueError(f"{attribute.name}: an identity weight needs the distilled identity net")
     gen = torch.Generator().manual_seed(seed)
     pick = random.Random(seed)
     draw = differentiable_draw(faces)
-    with torch.random.fork_rng():  # the same seed, the same editor
-        torch.manual_seed(seed)
-        editor = FaceEditor(faces.latent_dim, hidden)
     sample = prior(faces, 4096, gen)
-    editor.center.copy_(sample.mean(0))
-    editor.scale.fill_(sample.std(0).mean().item())
+    if start is None:
+        with torch.random.fork_rng():  # the same seed, the same editor
+            torch.manual_seed(seed)
+            editor = FaceEditor(faces.latent_dim, hidden)
+        editor.center.copy_(sample.mean(0))
+        editor.scale.fill_(sample.std(0).mean().item())
+    else:
+        editor = start.requires_grad_(True).train()
     attribute.editor = editor
     own = names.index(attribute.celeba)
     opt = torch.optim.Adam(editor.net.parameters(), lr=1e-3)

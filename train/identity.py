@@ -15,9 +15,11 @@ from __future__ import annotations
 
 import importlib.util
 from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import numpy as np
+from tqdm import tqdm
 
 from gan.imaging import upscale
 
@@ -63,3 +65,15 @@ def recognizer() -> Callable[[np.ndarray], np.ndarray]:
 def distances(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """(N,) distances between matching rows of two embedding arrays."""
     return np.linalg.norm(a - b, axis=1)
+
+
+def _embed(images: np.ndarray) -> np.ndarray:  # in a worker process: dlib is not picklable
+    return recognizer()(images)
+
+
+def dlib_embeddings(images: np.ndarray, workers: int = 2, chunk: int = 250) -> np.ndarray:
+    """recognizer() on many faces, in `workers` processes."""
+    parts = np.array_split(images, max(1, len(images) // chunk))
+    with ProcessPoolExecutor(workers) as pool:
+        done = tqdm(pool.map(_embed, parts), total=len(parts), desc="dlib", mininterval=5)
+        return np.concatenate(list(done))

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import random
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -31,7 +30,7 @@ from gan.checkpoint import CheckpointError, load_tensors, save_tensors
 
 from .data import to_unit
 from .errors import TrainError, cli
-from .identity import SAME_PERSON, recognizer
+from .identity import SAME_PERSON, dlib_embeddings
 
 DEFAULT_PATH = Path(__file__).resolve().parent / "weights" / "identity.safetensors"
 CACHE_DIR = Path(__file__).resolve().parent.parent / "runs" / "identity"
@@ -82,17 +81,6 @@ def edited_pairs(faces: Faces, n: int, seed: int) -> np.ndarray:
         value = pick.choice(("off", "on")) if a.kind == "toggle" else pick.choice((-1, 1)) * pick.uniform(1.0, 3.0)
         edited[i : i + 1] = sliders.apply(z[i : i + 1], {a.name: value})
     return np.concatenate([faces.decode(z), faces.decode(edited)])
-
-
-def _embed(images: np.ndarray) -> np.ndarray:  # in a worker process: dlib is not picklable
-    return recognizer()(images)
-
-
-def dlib_embeddings(images: np.ndarray, workers: int = 2, chunk: int = 250) -> np.ndarray:
-    parts = np.array_split(images, max(1, len(images) // chunk))
-    with ProcessPoolExecutor(workers) as pool:
-        done = tqdm(pool.map(_embed, parts), total=len(parts), desc="dlib", mininterval=5)
-        return np.concatenate(list(done))
 
 
 def distill(

@@ -10,6 +10,7 @@ editors taken off (one global direction per slider, InterFaceGAN), "after" the s
 from __future__ import annotations
 
 import dataclasses
+import itertools
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,12 +19,12 @@ import torch
 from tqdm import tqdm
 
 from gan import Faces
-from gan.attributes import SLIDER_RANGE, TOGGLE_VALUES, AttributeSet, Edits
+from gan.attributes import SLIDER_RANGE, TOGGLE_VALUES, Attribute, AttributeSet, Edits
 from gan.imaging import grid, png_bytes
 
 from .classifier import AttributeClassifier, predict
 from .evaluate import frechet_distance
-from .identity import SAME_PERSON, distances, recognizer
+from .identity import SAME_PERSON, distances, dlib_embeddings, recognizer
 from .slider_specs import (
     BASE_CONDITIONS,
     LOOSE_REASON,
@@ -34,6 +35,7 @@ from .slider_specs import (
     SPEC,
     SPECS,
     TARGET_MOVE,
+    conflict,
     same_person_target,
     side_effect_limit,
 )
@@ -45,6 +47,9 @@ SMILE_ONLY = {k: v for k, v in COMBO.items() if k == "smiling"}  # what the comb
 COMBO_PICTURE_SEEDS = 8
 NOTES = "## Notes"  # from this heading on, docs/sliders.md is written by hand: the report keeps it
 MONOTONE_SLACK = 0.02  # a face's own probability may dip this much between slider steps
+PAIR_VALUE = 2.0  # each slider of a pair is set to this (a toggle: on)
+PAIR_HOLD = 0.15  # a slider's own attribute, with another edit on top, stays within this of it alone
+PAIR_SAME_SLACK = 0.03  # same-person shares within this count as equal (one standard error at 200 faces)
 
 
 @dataclass
@@ -79,12 +84,34 @@ class ComboMeasure:
 
 
 @dataclass
+class PairMeasure:
+    """Two sliders at PAIR_VALUE (toggles on) together against each alone, on the identity seeds.
+    `own_*`: each one's own attribute (its probability on the slider's side), alone and together."""
+
+    first: str
+    second: str
+    own_alone: tuple[float, float]
+    own_both: tuple[float, float]
+    same_alone: tuple[float, float]
+    same_both: float
+
+    def kept(self) -> tuple[bool, bool]:
+        """Whether each slider's own attribute stays within PAIR_HOLD of what it reaches alone."""
+        return tuple(both >= alone - PAIR_HOLD for alone, both in zip(self.own_alone, self.own_both, strict=True))
+
+    def composes(self) -> bool:
+        """Both own attributes kept, and the same person as often as with the weaker of the two alone."""
+        return all(self.kept()) and self.same_both >= min(self.same_alone) - PAIR_SAME_SLACK
+
+
+@dataclass
 class Measures:
     names: list[str]  # the classifier's 40 attributes
     seeds: int
     identity_seeds: int
     sliders: list[SliderMeasure]
     combo: dict[str, ComboMeasure]  # "before" / "after"
+    pairs: list[PairMeasure]  # every pair of the shipped sliders
     fd: tuple[float, float] | None  # unedited, edited faces vs the holdout (None without the data)
 
 
@@ -156,8 +183,9 @@ def measure(
         monotone = _monotone(judge, faces.sliders, a.name, names.index(a.celeba)) if a.kind == "slider" else None
         measured.append(SliderMeasure(a.name, a.kind, a.celeba, a.sign, sides["before"], sides["after"], monotone))
     combo = {label: _combo(judge, sliders, names) for label, sliders in sets.items()} if _has_combo(faces) else {}
+    pairs = measure_pairs(judge, faces.sliders, names)
     fd = _frechet(judge, faces.sliders, holdout) if holdout is not None else None
-    return Measures(names, seeds, identity_seeds, measured, combo, fd)
+    return Measures(names, seeds, identity_seeds, measured, combo, pairs, fd)
 
 
 def _chw(images: np.ndarray) -> torch.Tensor:
@@ -188,6 +216,40 @@ def _combo(judge: Judge, sliders: AttributeSet, names: list[str]) -> ComboMeasur
         p_both[:, glasses].mean().item(),
         float((judge.distance(both) < SAME_PERSON).mean()),
     )
+
+
+def high_end(a: Attribute) -> float | str:
+    return "on" if a.kind == "toggle" else PAIR_VALUE
+
+
+def measure_pairs(judge: Judge, sliders: AttributeSet, names: list[str]) -> list[PairMeasure]:
+    """Every pair of sliders at their high ends (PAIR_VALUE, toggles on), together and alone, on the
+    identity seeds: each one's own attribute and dlib's same-person share (embedded in worker processes:
+    these are the report's most faces)."""
+    n = judge.identity_seeds
+    pairs = list(itertools.combinations(sliders, 2))
+    asked = [{a.name: high_end(a)} for a in sliders] + [{a.name: high_end(a), b.name: high_end(b)} for a, b in pairs]
+    images = np.concatenate([judge.draw(sliders, edits, n) for edits in tqdm(asked, desc="pairs", mininterval=10)])
+    p = judge.probabilities(images).split(n)
+    d = distances(dlib_embeddings(images), np.tile(judge.plain_embedding, (len(asked), 1)))
+    same = [float(x) for x in (d.reshape(len(asked), n) < SAME_PERSON).mean(1)]
+
+    def own(a: Attribute, k: int) -> float:
+        column = p[k][:, names.index(a.celeba)]
+        return float((column if a.sign > 0 else 1 - column).mean())
+
+    index = {a.name: k for k, a in enumerate(sliders)}
+    return [
+        PairMeasure(
+            a.name,
+            b.name,
+            (own(a, index[a.name]), own(b, index[b.name])),
+            (own(a, len(index) + k), own(b, len(index) + k)),
+            (same[index[a.name]], same[index[b.name]]),
+            same[len(index) + k],
+        )
+        for k, (a, b) in enumerate(pairs)
+    ]
 
 
 def _frechet(judge: Judge, sliders: AttributeSet, holdout: np.ndarray) -> tuple[float, float]:
@@ -337,6 +399,8 @@ def write(faces: Faces, m: Measures, out_md: Path) -> None:
             "",
         ]
         (pictures / "combo.png").write_bytes(png_bytes(combo_picture(faces, sets)))
+    if m.pairs:
+        lines += pair_section(m)
     if m.fd is not None:
         lines += [
             "## Edited faces stay faces",
@@ -357,6 +421,51 @@ def write(faces: Faces, m: Measures, out_md: Path) -> None:
     notes = old[old.index(NOTES) :] if NOTES in old else f"{NOTES}\n\n(none yet)\n"
     out_md.write_text("\n".join(lines) + "\n" + notes)
     print(f"wrote {out_md}")
+
+
+def pair_section(m: Measures) -> list[str]:
+    """The pair table: each pair that misses, with the reason where the two edits cannot both hold, then all."""
+    composing = [p for p in m.pairs if p.composes()]
+    missed = [p for p in m.pairs if not p.composes()]
+    explained = [p for p in missed if conflict(p.first, p.second)]
+
+    def row(p: PairMeasure) -> str:
+        own = " | ".join(f"{alone:.2f} → {both:.2f}" for alone, both in zip(p.own_alone, p.own_both, strict=True))
+        verdict = "yes" if p.composes() else conflict(p.first, p.second) or "**no**"
+        return f"| {p.first} + {p.second} | {own} | {min(p.same_alone):.2f} → {p.same_both:.2f} | {verdict} |"
+
+    head = [
+        "| pair | first's own: alone → together | second's own: alone → together | same person: weaker alone → "
+        "together | composes |",
+        "|---|---|---|---|---|",
+    ]
+    value = f"{PAIR_VALUE:+g}"
+    return [
+        "## Pairs of edits",
+        "",
+        f"Every pair of sliders at {value} (toggles on), together and each alone, on the first {m.identity_seeds} "
+        "seeds. "
+        f"A pair composes when each slider's own attribute (its probability on the slider's side) stays within "
+        f"{PAIR_HOLD} of what it reaches alone, and the face stays the same person (dlib) as often as with the weaker "
+        f"of the two alone (within {PAIR_SAME_SLACK}, about one standard error of the difference at this many faces).",
+        "",
+        f"**{len(composing)} of {len(m.pairs)} pairs compose.** "
+        + (
+            f"{len(explained)} of the {len(missed)} that do not ask for two things one face cannot show at once "
+            "(the reason is in the table)."
+            if missed
+            else ""
+        ),
+        "",
+        *((["### The pairs that do not compose", "", *head, *map(row, missed), ""]) if missed else []),
+        "<details><summary>Every pair</summary>",
+        "",
+        *head,
+        *map(row, m.pairs),
+        "",
+        "</details>",
+        "",
+    ]
 
 
 def _targets() -> str:

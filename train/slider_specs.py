@@ -5,6 +5,7 @@ Shared by the fitting (train/attributes.py) and the report (train/slider_report.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 from .editing import Hold, Weights
@@ -46,6 +47,9 @@ class Spec:
     editor: bool = True  # False: the global direction alone already meets every target (docs/sliders.md)
     unit: float | None = None  # the slider's step; None: the smallest that moves it enough along its direction
     weights: Weights = Weights()  # its editor's loss, where the defaults missed a target (docs/sliders.md)
+    # a first stage of as many steps with these weights, for an editor that under its own weights alone
+    # learns to undo the edit rather than find it (beard: docs/sliders.md)
+    warmup: Weights | None = None
 
 
 SPECS = (
@@ -229,6 +233,19 @@ SPECS = (
 SPEC = {s.name: s for s in SPECS}
 
 
+def conflict(first: str, second: str) -> str:
+    """Why two sliders' high ends cannot both show on one face ("" where they can)."""
+    pair = {first, second}
+    colours = {s.name for s in SPECS if s.celeba in HAIR_COLOURS}
+    if len(pair & colours) == 2:
+        return "a head has one hair colour"
+    if "bald" in pair and pair & (colours | {"bangs"}):
+        return "a bald head has no hair to colour or cut"
+    if "hat" in pair and pair & (colours | {"bangs", "bald"}):
+        return "the hat hides the hair"
+    return ""
+
+
 def side_effect_limit(spec: Spec, attribute: str) -> float:
     """How far the slider may move one of BASE_CONDITIONS (mean change from -3 to +3) and still meet its target."""
     return LOOSE_SIDE_EFFECT if attribute in spec.loose else MAX_SIDE_EFFECT
@@ -249,6 +266,11 @@ def watched_for(spec: Spec) -> tuple[str, ...]:
     """The attributes the editor holds hardest: the base conditions and every other slider's own."""
     others = (*BASE_CONDITIONS, *(s.celeba for s in SPECS))
     return tuple(c for c in dict.fromkeys(others) if c != spec.celeba and c not in spec.free)
+
+
+def stages(spec: Spec) -> list[Spec]:
+    """The spec of each stage its editor trains in: the warm-up's weights first where it has one."""
+    return [dataclasses.replace(spec, weights=spec.warmup), spec] if spec.warmup is not None else [spec]
 
 
 def hold_for(spec: Spec, names: list[str]) -> Hold:
