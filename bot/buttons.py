@@ -167,7 +167,7 @@ class PickButton(
 
     def __init__(self, custom_id: str, decoded: Decoded | None = None, owner: int = 0, error: str = ""):
         super().__init__(custom_id, decoded, owner, error)
-        self.number = int(custom_id.split(":")[1].removeprefix("pick") or 0) if not error else 0
+        self.number = int(custom_id.split(":")[1].removeprefix("pick"))  # the template let only 1-4 through
         self.item.label = str(self.number)
 
     @classmethod
@@ -197,28 +197,24 @@ GRID_BUTTONS = (PickButton, MoreButton)  # and Delete
 
 def face_view(state: FaceState, owner: int, faces: Faces) -> discord.ui.View:
     """The six buttons under a face."""
-    return _view(FACE_BUTTONS, state, owner, faces)
+    return _view([cls.for_face(state, owner, faces) for cls in FACE_BUTTONS])
 
 
 def grid_view(state: FaceState, owner: int, faces: Faces) -> discord.ui.View:
     """Under a grid (`state`: its first face): pick 1-4, More like these, Delete."""
-    view = _view((), state, owner, faces)
-    for number in range(1, GRID + 1):
-        view.add_item(PickButton.for_face(state, owner, faces, number))
-    view.add_item(MoreButton.for_face(state, owner, faces))
-    view.add_item(DeleteButton.for_face(state, owner, faces))
-    return view
+    picks = [PickButton.for_face(state, owner, faces, number) for number in range(1, GRID + 1)]
+    return _view([*picks, *(cls.for_face(state, owner, faces) for cls in (MoreButton, DeleteButton))])
 
 
 def result_view(state: FaceState, owner: int, faces: Faces) -> discord.ui.View:
     """Under morphs and animations: their requester can delete them."""
-    return _view((DeleteButton,), state, owner, faces)
+    return _view([DeleteButton.for_face(state, owner, faces)])
 
 
-def _view(buttons: tuple[type[FaceButton], ...], state: FaceState, owner: int, faces: Faces) -> discord.ui.View:
+def _view(buttons: list[FaceButton]) -> discord.ui.View:
     view = discord.ui.View(timeout=None)
-    for cls in buttons:
-        view.add_item(cls.for_face(state, owner, faces))
+    for button in buttons:
+        view.add_item(button)
     # The registered DynamicItem classes answer every press, so discord.py need not keep this view
     # in memory: a finished view is sent but not stored (a stored one per posted face would grow forever).
     view.stop()
