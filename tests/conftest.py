@@ -74,3 +74,25 @@ def real_pack() -> Path:
     if explicit:
         pytest.fail(f"{REAL_PACK_ENV}={explicit}, but there is no celeba64 pack there (no train.zip)")
     pytest.skip(f"needs real CelebA faces: no celeba64 pack at {DEFAULT_REAL_PACK} (or set {REAL_PACK_ENV})")
+
+
+@pytest.fixture
+def world(simcord_env):
+    """A guild with a channel and two members, alice and bob, for the simcord tests (their module's
+    `simcord_bot` is the bot); afterwards, every interaction must have been acknowledged exactly once."""
+    guild = simcord_env.create_guild()
+    channel = guild.create_text_channel("faces")
+    alice = guild.add_member(simcord_env.create_user("alice"))
+    bob = guild.add_member(simcord_env.create_user("bob"))
+    yield simcord_env, channel, alice, bob
+    acks = callbacks(simcord_env)
+    assert all(len(types) == 1 for types in acks.values()), f"every interaction acknowledged exactly once: {acks}"
+
+
+def callbacks(env) -> dict[str, list[int]]:
+    """Interaction id -> the response types the bot sent for it."""
+    out: dict[str, list[int]] = {}
+    for r in env.http_requests:
+        if r.method == "POST" and r.path.startswith("/interactions/") and r.path.endswith("/callback"):
+            out.setdefault(r.path.split("/")[2], []).append(r.json["type"])
+    return out

@@ -17,7 +17,7 @@ from gan import Faces
 from gan.critic import LatentCritic
 from gan.imaging import grid, jpeg_bytes, upscale
 from gan.sheet import SHEET_SEED, sheet_latents, sheet_picture
-from tests.conftest import with_sliders
+from tests.conftest import callbacks, with_sliders
 
 pytestmark = pytest.mark.simcord(shard_count=1)
 
@@ -43,26 +43,6 @@ def simcord_bot(faces, settings):
     return create_bot(
         Settings(**settings), FailingFaces(faces.generator, faces.meta, faces.sliders, critic=faces.critic)
     )
-
-
-@pytest.fixture
-def world(simcord_env):
-    guild = simcord_env.create_guild()
-    channel = guild.create_text_channel("faces")
-    alice = guild.add_member(simcord_env.create_user("alice"))
-    bob = guild.add_member(simcord_env.create_user("bob"))
-    yield simcord_env, channel, alice, bob
-    acks = callbacks(simcord_env)
-    assert all(len(types) == 1 for types in acks.values()), f"every interaction acknowledged exactly once: {acks}"
-
-
-def callbacks(env) -> dict[str, list[int]]:
-    """Interaction id -> the response types the bot sent for it."""
-    out: dict[str, list[int]] = {}
-    for r in env.http_requests:
-        if r.method == "POST" and r.path.startswith("/interactions/") and r.path.endswith("/callback"):
-            out.setdefault(r.path.split("/")[2], []).append(r.json["type"])
-    return out
 
 
 GRID_LABELS = ["1", "2", "3", "4", "More like these"]

@@ -12,7 +12,7 @@ from bot import Settings, create_bot
 from bot.render import FACE_PX
 from gan.imaging import upscale
 from tests.conftest import with_sliders
-from tests.test_bot_commands import callbacks, picture, pixels, psnr
+from tests.test_bot_commands import picture, pixels, psnr
 
 pytestmark = pytest.mark.simcord(shard_count=1)
 
@@ -20,16 +20,6 @@ pytestmark = pytest.mark.simcord(shard_count=1)
 @pytest.fixture
 def simcord_bot(faces):
     return create_bot(Settings(batch_window_ms=0), faces)
-
-
-@pytest.fixture
-def world(simcord_env):
-    guild = simcord_env.create_guild()
-    channel = guild.create_text_channel("faces")
-    alice = guild.add_member(simcord_env.create_user("alice"))
-    yield simcord_env, channel, alice
-    acks = callbacks(simcord_env)
-    assert all(len(types) == 1 for types in acks.values()), f"every interaction acknowledged exactly once: {acks}"
 
 
 def face(faces, seed: int, edits: dict | None = None) -> np.ndarray:
@@ -56,7 +46,7 @@ async def frames(message) -> list[np.ndarray]:
 
 
 async def test_the_editor_end_to_end(world, faces):
-    env, channel, alice = world
+    env, channel, alice, _ = world
     posted = (await alice.slash(channel, "face", seed=42, smiling=1.0)).response
     opened = await alice.click(posted, label="Edit")
     editor = opened.response
@@ -101,7 +91,7 @@ async def test_the_editor_end_to_end(world, faces):
 
 async def test_an_open_editor_survives_a_restart_and_a_refit(world, faces):
     """Forged and damaged editor ids are answered on the wire (tests/test_bot_wire.py)."""
-    env, channel, alice = world
+    env, channel, alice, _ = world
     posted = (await alice.slash(channel, "face", seed=7, glasses="on")).response
     editor = (await alice.click(posted, label="Edit")).response
     smiling = (await alice.select(editor, ["sm"])).response
@@ -119,7 +109,7 @@ async def test_an_open_editor_survives_a_restart_and_a_refit(world, faces):
 
 
 async def test_animate_a_slider_and_a_toggle(world, faces):
-    env, channel, alice = world
+    env, channel, alice, _ = world
     gif = (await alice.slash(channel, "animate", seed="5", slider="smiling", frames=8)).response
     assert gif.content == "seed 5 · smiling -3 → +3 → -3 · 8 frames"
     shots = await frames(gif)

@@ -10,7 +10,7 @@ from bot import Settings, create_bot
 from bot.render import FACE_PX
 from gan.imaging import grid, upscale
 from gan.recipes import MAX_STEPS
-from tests.test_bot_commands import GRID_LABELS, callbacks, labels, picture, pixels, psnr
+from tests.test_bot_commands import GRID_LABELS, labels, picture, pixels, psnr
 
 pytestmark = pytest.mark.simcord(shard_count=1)
 FACE_BUTTON_LABELS = ["Reroll", "Variations", "Morph to new face", "Edit", "Details", "Delete"]
@@ -19,17 +19,6 @@ FACE_BUTTON_LABELS = ["Reroll", "Variations", "Morph to new face", "Edit", "Deta
 @pytest.fixture
 def simcord_bot(faces):
     return create_bot(Settings(batch_window_ms=0), faces)
-
-
-@pytest.fixture
-def world(simcord_env):
-    guild = simcord_env.create_guild()
-    channel = guild.create_text_channel("faces")
-    alice = guild.add_member(simcord_env.create_user("alice"))
-    bob = guild.add_member(simcord_env.create_user("bob"))
-    yield simcord_env, channel, alice, bob
-    acks = callbacks(simcord_env)
-    assert all(len(types) == 1 for types in acks.values()), f"every interaction acknowledged exactly once: {acks}"
 
 
 def exact(faces, codes: list[str], edits: dict | None = None):
