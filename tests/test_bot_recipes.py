@@ -106,3 +106,9 @@ async def test_a_variation_past_the_depth_limit_is_refused_in_one_line(world):
     refused = await alice.click(deepest, label="Variations")
     assert refused.ephemeral and "steps deep" in refused.response.content
     assert "\n" not in refused.response.content
+
+
+async def test_animate_takes_a_code(world, faces):
+    env, channel, alice, _ = world
+    gif = (await alice.slash(channel, "animate", seed="42x17c2", slider="smiling", frames=4)).response
+    assert gif.content.startswith("face 42x17c2 · smiling -3 → +3 → -3") and (await picture(gif)).format == "GIF"
