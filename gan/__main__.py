@@ -165,13 +165,13 @@ def run(args: argparse.Namespace) -> str:
     elif args.sheet and args.output.is_dir():
         raise ValueError(f"{args.output} is a folder: give a file name, e.g. {args.output / 'sheet.png'}")
     faces = Faces.load(args.weights, device=args.device)
-    if args.command == "attributes" and not args.sheet:
-        rows = [faces.attribute_info(n) for n in faces.attributes]
-        return (
-            "\n".join(f"{r['name']:<12} {r['kind']:<7} {r['range']}  {r['description']}" for r in rows)
-            or "no sliders installed"
-        )
     if args.command == "attributes":
+        if not args.sheet:
+            rows = [faces.attribute_info(n) for n in faces.attributes]
+            return (
+                "\n".join(f"{r['name']:<12} {r['kind']:<7} {r['range']}  {r['description']}" for r in rows)
+                or "no sliders installed"
+            )
         if not faces.attributes:
             raise ValueError("this model has no sliders to draw")
         images = faces.decode(sheet_latents(faces, args.seed, args.truncation))
