@@ -147,7 +147,7 @@ def build_commands(cog: FaceCog) -> list[app_commands.Command]:
         seed, code, truncation = options.pop("seed"), options.pop("code"), options.pop("truncation")
         if seed is not None and code is not None:
             raise BadRequest("give a seed or a code, not both")
-        chosen = check_seed_option(seed) if seed is not None else code
+        chosen = seed if seed is not None else code  # FaceState.create checks either
         state = FaceState.create(faces, cog.service.new_seed() if chosen is None else chosen, truncation, options)
         await post_face(cog.service, interaction, state)
 
