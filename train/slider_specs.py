@@ -168,8 +168,8 @@ SPECS = (
         free=HAIR_COLOURS,
         loose=("Young",),
         loose_identity=True,
-        # the shipped editor kept the person in 58 % and moved Young -0.75; no setting tried meets both
-        # targets (docs/sliders.md, sixth round): this one keeps the person best for a visible gray
+        # no setting tried meets both the own and the Young target (docs/sliders.md, sixth round): this
+        # one draws a visible gray and keeps the person nearest its target; holding Young harder fades the gray
         weights=Weights(enough=2.0, reach=3.0, keep_base=30.0, slack=0.45, identity=20.0),
     ),
     Spec(
