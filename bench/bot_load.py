@@ -4,7 +4,7 @@
                              [--repeat 1] [--bursts 1] [--processes 1] [--no-unbatched] [--random] [--edited]
                              [--metrics]
 
-The bot runs as `python -m bot` against the fake Discord of the tests (REST + gateway on
+The bot runs as `python -m bot` against the Discord stand-in (bot/discord_standin.py) (REST + gateway on
 127.0.0.1), on the GPU when torch sees one. All N interactions are delivered over the gateway at
 once, each from its own user; latency is from delivery to the moment the follow-up carrying the
 image arrives over HTTP. With `--processes P` the bot runs as P processes holding one gateway shard
@@ -46,8 +46,9 @@ ROOT = Path(__file__).resolve().parent.parent
 EDITS = {"smiling": 2.0, "glasses": "on"}  # --edited: what every /face asks for
 SCRAPE_S = 1.0  # --metrics: how often /metrics is read during a run
 sys.path.insert(0, str(ROOT))
+from bot.discord_standin import DiscordStandIn  # noqa: E402
 from gan import Faces  # noqa: E402
-from tests.fake_discord import FakeDiscord, start_bot  # noqa: E402
+from tests.bot_process import start_bot  # noqa: E402
 
 
 def cpu_seconds(pid: int, thread: int | None = None) -> float | None:
@@ -107,7 +108,7 @@ async def run_once(
         times = [cpu_seconds(p.pid, thread=p.pid if thread else None) for p in procs]
         return None if None in times else sum(times)
 
-    discord = FakeDiscord(token="bench-token", listener=arrived, shards=processes)
+    discord = DiscordStandIn(token="bench-token", listener=arrived, shards=processes)
     url = await discord.start()
     settings = {
         "DISCORD_TOKEN": "bench-token",

@@ -2,7 +2,7 @@
 
     python bench/soak.py [--n 1000] [--users 40] [--concurrency 16] [--seed 0]
 
-The bot runs as `python -m bot` against the fake Discord of the tests (REST + gateway on 127.0.0.1).
+The bot runs as `python -m bot` against the Discord stand-in (bot/discord_standin.py) (REST + gateway on 127.0.0.1).
 Each simulated user keeps sending: /face (with random options), /morph, /blend, /animate, /attributes,
 presses on every kind of button of faces posted earlier (Reroll, Variations, Morph, Edit, Details,
 Delete by the requester or by someone else), on the grids of variations and children (a pick, More
@@ -24,7 +24,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-from tests.fake_discord import FakeDiscord, start_bot  # noqa: E402
+from bot.discord_standin import DiscordStandIn  # noqa: E402
+from tests.bot_process import start_bot  # noqa: E402
 
 SLIDERS = ("smiling", "age", "bangs", "masculine")
 TOGGLES = ("glasses", "hat")
@@ -51,7 +52,7 @@ def percentile(values: list[float], q: float) -> float:
 
 
 class Soak:
-    def __init__(self, discord: FakeDiscord, rng: random.Random, users: int):
+    def __init__(self, discord: DiscordStandIn, rng: random.Random, users: int):
         self.discord = discord
         self.rng = rng
         self.users = [str(5 * 10**17 + i) for i in range(users)]
@@ -140,7 +141,7 @@ class Soak:
 
 
 async def run(args: argparse.Namespace) -> dict:
-    discord = FakeDiscord(token="soak-token")
+    discord = DiscordStandIn(token="soak-token")
     url = await discord.start()
     proc = await start_bot(
         {"DISCORD_TOKEN": "soak-token", "EXPRESSIONS_FAKE_DISCORD_URL": url}, output=asyncio.subprocess.DEVNULL

@@ -108,7 +108,7 @@ def main() -> int:
         base = settings.fake_discord_url.rstrip("/")
         discord.http.Route.BASE = base + "/api/v10"
         discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(base.replace("http", "ws", 1) + "/gateway")
-        print(f"warning: talking to a fake Discord at {settings.fake_discord_url} (tests only)", file=sys.stderr)
+        print(f"warning: talking to the Discord stand-in at {settings.fake_discord_url}, not Discord", file=sys.stderr)
     settings = share_cores(settings)
     try:
         bot = create_bot(settings)

@@ -64,7 +64,7 @@ class Settings:
     metrics_port: int | None = None  # Prometheus /metrics and /healthz on this port (None: off)
     metrics_host: str = "127.0.0.1"  # the address they listen on (0.0.0.0: every interface)
     log_format: str = "text"  # text: readable lines; json: one JSON object per line, for log shippers
-    fake_discord_url: str | None = None  # tests only: a fake Discord on this machine
+    fake_discord_url: str | None = None  # the Discord stand-in on this machine (tests and --local)
 
     def __post_init__(self) -> None:
         for name, (lo, hi) in RANGES.items():
@@ -103,7 +103,9 @@ class Settings:
         if self.device not in DEVICES:
             raise ValueError(f"{ENV_NAMES['device']} must be one of {', '.join(DEVICES)}, got {self.device!r}")
         if self.fake_discord_url and urlparse(self.fake_discord_url).hostname not in LOOPBACK_HOSTS:
-            raise ValueError(f"{ENV_NAMES['fake_discord_url']} is for tests and must point at this machine (127.0.0.1)")
+            raise ValueError(
+                f"{ENV_NAMES['fake_discord_url']} is for the Discord stand-in: it must be on this machine (127.0.0.1)"
+            )
 
     def torch_device(self) -> str:
         """Where this process runs the generator: auto is cuda when torch sees a GPU, else cpu."""

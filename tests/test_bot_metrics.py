@@ -17,7 +17,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from bot.metrics import PrometheusMetrics, Vitals
 from gan import Faces
-from tests.fake_discord import start_bot
+from tests.bot_process import start_bot
 from tests.test_bot_wire import HANG_SEED, SLOW_SEED, USERS, answered, running_bot, stop
 
 Samples = dict[tuple[str, frozenset], float]

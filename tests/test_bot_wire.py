@@ -1,4 +1,4 @@
-"""The real `python -m bot` process against a fake Discord on 127.0.0.1: over real HTTP and websocket.
+"""The real `python -m bot` process against the Discord stand-in on 127.0.0.1: over real HTTP and websocket.
 
 Signals, REST failures, hung generator calls and forged payloads are tested here, on the wire, as
 production would meet them. A test slows or hangs the generator by running a prelude in the bot's
@@ -18,7 +18,8 @@ import pytest
 from PIL import Image
 
 from bot.app import HTTP_CONNECTIONS
-from tests.fake_discord import FakeDiscord, Request, start_bot
+from bot.discord_standin import DiscordStandIn, Request
+from tests.bot_process import start_bot
 
 TOKEN = "wire-token"
 USERS = [str(400000000000000001 + i) for i in range(8)]
@@ -45,9 +46,9 @@ async def stop(proc: asyncio.subprocess.Process) -> str:
 
 @contextlib.asynccontextmanager
 async def running_bot(settings: dict | None = None, prelude: str = FAULTY_DECODE):
-    """A fake Discord and the real bot process connected to it; yields (discord, process) and then
+    """The Discord stand-in and the real bot process connected to it; yields (discord, process) and then
     stops both, keeping the bot's output in `discord.log`."""
-    discord = FakeDiscord(token=TOKEN)
+    discord = DiscordStandIn(token=TOKEN)
     url = await discord.start()
     env = {"DISCORD_TOKEN": TOKEN, "EXPRESSIONS_FAKE_DISCORD_URL": url, **(settings or {})}
     proc = await start_bot(env, prelude=prelude)
@@ -62,7 +63,7 @@ async def running_bot(settings: dict | None = None, prelude: str = FAULTY_DECODE
     assert TOKEN not in discord.log, "the token never appears in logs"
 
 
-async def answered(discord: FakeDiscord, token: str, timeout: float = 60) -> Request:
+async def answered(discord: DiscordStandIn, token: str, timeout: float = 60) -> Request:
     """Wait for the one answer of an interaction."""
     deadline = time.monotonic() + timeout
     while not discord.answers(token):
@@ -313,7 +314,7 @@ async def test_unreachable_discord_is_one_line():
 
 
 async def test_rejected_token_exits_with_one_clear_line():
-    discord = FakeDiscord(token="the-right-token")
+    discord = DiscordStandIn(token="the-right-token")
     url = await discord.start()
     proc = await start_bot({"DISCORD_TOKEN": "a-wrong-token", "EXPRESSIONS_FAKE_DISCORD_URL": url})
     try:
@@ -333,11 +334,11 @@ async def test_missing_token_exits_with_one_clear_line():
     assert code == 2 and "DISCORD_TOKEN is not set" in log and ".env.example" in log
 
 
-async def test_fake_discord_setting_refuses_other_hosts():
+async def test_standin_setting_refuses_other_hosts():
     proc = await start_bot({"DISCORD_TOKEN": "x", "EXPRESSIONS_FAKE_DISCORD_URL": "http://discord.example.com"})
     code = await asyncio.wait_for(proc.wait(), 60)
     log = await stop(proc)
-    assert code == 2 and "must point at this machine" in log
+    assert code == 2 and "must be on this machine" in log
 
 
 def by_label(message: dict, label: str) -> str:

@@ -10,10 +10,11 @@ import pytest
 import ray
 from ray import serve
 
+from bot.discord_standin import DiscordStandIn
 from bot.ray_serve import APP, RayBackend
 from bot.settings import Settings
 from gan import Faces
-from tests.fake_discord import FakeDiscord, start_bot
+from tests.bot_process import start_bot
 
 
 @pytest.fixture(scope="module")
@@ -63,7 +64,7 @@ async def test_requests_from_two_bot_instances_share_a_call(settings, faces: Fac
 
 
 async def test_two_bot_processes_hold_different_shards_and_share_the_backend(ray_address):
-    discord = FakeDiscord(token="shard-token", shards=2)
+    discord = DiscordStandIn(token="shard-token", shards=2)
     url = await discord.start()
     common = {
         "DISCORD_TOKEN": "shard-token",

@@ -25,7 +25,7 @@ from bot.settings import Settings
         ({"EXPRESSIONS_DEVICE": "tpu"}, "EXPRESSIONS_DEVICE must be one of auto, cpu, cuda"),
         ({"EXPRESSIONS_DEV_GUILD": "abc"}, "EXPRESSIONS_DEV_GUILD must be a whole number"),
         ({"EXPRESSIONS_WORKERS": "0"}, "EXPRESSIONS_WORKERS must be from 1 to 256"),
-        ({"EXPRESSIONS_FAKE_DISCORD_URL": "http://discord.example.com"}, "must point at this machine"),
+        ({"EXPRESSIONS_FAKE_DISCORD_URL": "http://discord.example.com"}, "must be on this machine"),
         ({"EXPRESSIONS_METRICS_PORT": "http"}, "EXPRESSIONS_METRICS_PORT must be a whole number"),
         ({"EXPRESSIONS_METRICS_PORT": "0"}, "EXPRESSIONS_METRICS_PORT must be from 1 to 65535"),
         ({"EXPRESSIONS_METRICS_PORT": "70000"}, "EXPRESSIONS_METRICS_PORT must be from 1 to 65535"),
