@@ -1,4 +1,5 @@
 """`python -m bot` (or `expressions-bot`): run Expressions with the settings in .env (see .env.example).
+`python -m bot --local` (or `expressions-local`) runs it in a browser instead, without Discord (bot/local.py).
 
 SIGTERM (what Procfile hosts, Docker and systemd send) and SIGINT (Ctrl-C) both stop it gently:
 no new work is taken, queued requests are drawn or politely refused within the shutdown timeout,
@@ -23,6 +24,7 @@ from dotenv import load_dotenv
 
 from gan import CheckpointError
 
+from . import local
 from .app import ExpressionsBot, create_bot
 from .logs import setup_logging
 from .settings import ENV_NAMES, Settings
@@ -94,7 +96,13 @@ def share_cores(settings: Settings) -> Settings:
     return settings
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
+    args = sys.argv[1:] if argv is None else argv
+    if "--local" in args:
+        return local.main([a for a in args if a != "--local"])
+    if args:
+        print(f"usage: python -m bot [--local [--port N]]; {HINT}", file=sys.stderr)
+        return 2
     load_dotenv()
     try:
         settings = Settings.from_env()

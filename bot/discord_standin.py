@@ -24,6 +24,7 @@ from aiohttp import WSMsgType, web
 
 HOST = "127.0.0.1"  # this machine only: nothing here is meant for another
 APP_ID = "100000000000000001"
+DISCORD_EPOCH_MS = 1420070400000
 CHANNEL_ID = "300000000000000001"
 USER = "400000000000000001"  # who sends an interaction unless told
 QUEUE_NOTES = ("⏳ Your picture is in", "🎨 Drawing")  # the bot's progress notes: not an answer
@@ -126,7 +127,7 @@ class DiscordStandIn:
         self.shards: dict[int, web.WebSocketResponse] = {}  # shard id -> its connection
         self.intents: dict[int, int] = {}  # shard id -> the gateway intents it identified with
         self._seq = itertools.count(1)
-        self._ids = itertools.count(200000000000000000)
+        self._ids = itertools.count(snowflake())  # ids grow with time, as Discord's: a restart never reuses one
         self._runner: web.AppRunner | None = None
         self.url = ""
         self.faults: list[Fault] = []
@@ -247,6 +248,8 @@ class DiscordStandIn:
             flags = data.get("flags", 0) | (LOADING if kind == DEFERRED_MESSAGE else 0)
             message = self._post({**data, "flags": flags}, rec.files, known)
             resource["message"] = rec.message = message
+            if known is not None:
+                known.original = message["id"]
         elif kind in (UPDATE, DEFERRED_UPDATE) and known is not None and known.source is not None:
             if known.source["id"] not in self.messages:  # a button on a message from before a restart
                 self._store(dict(known.source))
@@ -466,7 +469,7 @@ class DiscordStandIn:
             "type": 1,
             "options": [{"name": k, "type": kinds[type(v)], "value": v} for k, v in options.items()],
         }
-        return await self._interaction(2, data, _user(user_id, username), shard)
+        return await self.interact(2, data, user_payload(user_id, username), shard)
 
     async def click(
         self, message: dict, custom_id: str, user_id: str = USER, on_message: bool = True, username: str = "alice"
@@ -478,16 +481,17 @@ class DiscordStandIn:
         if on_message and not listed:
             row = {"type": 1, "components": [{"type": 2, "style": 2, "label": "forged", "custom_id": custom_id}]}
             message = {**message, "components": [*message["components"], row]}
-        return await self._interaction(3, data, _user(user_id, username), message=message)
+        return await self.interact(3, data, user_payload(user_id, username), message=message)
 
     async def choose(
         self, message: dict, custom_id: str, values: list[str], user_id: str = USER, username: str = "alice"
     ) -> str:
         """Deliver a choice in a select menu of a message the bot posted; returns its token."""
         data = {"custom_id": custom_id, "component_type": 3, "values": values}
-        return await self._interaction(3, data, _user(user_id, username), message=message)
+        return await self.interact(3, data, user_payload(user_id, username), message=message)
 
-    async def _interaction(self, kind: int, data: dict, user: dict, shard: int = 0, **extra) -> str:
+    async def interact(self, kind: int, data: dict, user: dict, shard: int = 0, **extra) -> str:
+        """Deliver an interaction of `kind` (2: a command, 3: a button or menu) from `user`; returns its token."""
         interaction_id = str(next(self._ids))
         token = f"interaction-token-{interaction_id}"
         self.interactions[token] = Interaction(user, data.get("name", ""), extra.get("message"))
@@ -516,5 +520,10 @@ class DiscordStandIn:
         return token
 
 
-def _user(user_id: str, name: str) -> dict:
+def snowflake() -> int:
+    """An id as Discord makes them now: milliseconds since 2015 in the high bits."""
+    return int(time.time() * 1000 - DISCORD_EPOCH_MS) << 22
+
+
+def user_payload(user_id: str, name: str) -> dict:
     return {"id": user_id, "username": name, "discriminator": "0", "global_name": name, "avatar": None}
