@@ -24,7 +24,7 @@ This machine's speed drifts by several percent from minute to minute: quote the 
 N one after another, to one bot process) varies by 1 to 3 %, where B varies by 5 % from run to run.
 With `--backend ray` this script starts one local Ray, deploys the generator there with `--replicas`
 replicas (one GPU each on a GPU, else one CPU each), and every bot process joins it and shares
-them, as in the README's "Scaling out".
+them, as in docs/scaling.md.
 """
 
 from __future__ import annotations

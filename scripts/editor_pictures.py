@@ -1,4 +1,4 @@
-"""The README's pictures of the editor: what a user sees at each step, and one slider animated.
+"""The pictures of the editor (docs/editor/): what a user sees at each step, and one slider animated.
 
     python scripts/editor_pictures.py     # writes docs/editor/steps.png and docs/editor/smiling.gif
 
