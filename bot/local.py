@@ -133,7 +133,11 @@ class BotProcess:
     async def run(self) -> None:
         failures = 0
         while not self.stopping:
-            self.proc = await asyncio.create_subprocess_exec(sys.executable, "-m", "bot", env=self.env())
+            # a session of its own: Ctrl-C in the terminal reaches this process alone, which then asks the bot
+            # once to stop (a second signal would make the bot exit at once, dropping what it is drawing)
+            self.proc = await asyncio.create_subprocess_exec(
+                sys.executable, "-m", "bot", env=self.env(), start_new_session=True
+            )
             code = await self.proc.wait()
             if self.stopping:
                 return

@@ -185,6 +185,17 @@ async def test_old_buttons_work_after_the_bot_restarts():
         assert grid["origin"]["user"]["id"] == YOU
 
 
+async def test_buttons_from_before_the_channel_restarted_still_work():
+    """The page keeps its messages when the whole local channel restarts; their buttons carry all they need."""
+    async with local_channel() as url, page(url) as (p, _):
+        await p.send(type="command", text="/face seed:5")
+        face = await p.message(lambda m: m["content"].startswith("seed 5") and m["attachments"])
+    async with local_channel() as url, page(url) as (p, _):
+        await p.send(type="click", message_id=face["id"], custom_id=button(face, "Details"), message=face)
+        details = await p.message(lambda m: "**Code**" in m["content"])
+        assert details["for"] == YOU and "`/face seed:5`" in details["content"]
+
+
 async def test_it_listens_on_this_machine_alone():
     async with local_channel() as url:
         port = int(url.rsplit(":", 1)[1])
