@@ -179,7 +179,13 @@ class LocalChannel:
         self.pages: set[web.WebSocketResponse] = set()
         self.status = "starting the bot"
         self.bot: BotProcess | None = None
+        self._tasks: set[asyncio.Task] = set()  # sends and timers in flight (the loop keeps only weak references)
         standin.watchers.append(self._changed)
+
+    def _spawn(self, coro) -> None:
+        task = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
     def routes(self, app: web.Application) -> None:
         app.router.add_get("/", self._page)
@@ -217,8 +223,7 @@ class LocalChannel:
     def _send(self, event: dict) -> None:
         data = orjson.dumps(event).decode()
         for ws in list(self.pages):
-            if not ws.closed:
-                asyncio.ensure_future(ws.send_str(data))
+            self._spawn(_write(ws, data))
 
     def hello(self) -> dict:
         return {
@@ -298,13 +303,20 @@ class LocalChannel:
         if not self.standin.online:
             raise CommandError(f"The application did not respond ({self.status}).")
         token = await self.standin.interact(kind, data, user_payload(user["id"], user["name"]), **extra)
-        asyncio.ensure_future(self._expect_answer(token, user["id"]))
+        self._spawn(self._expect_answer(token, user["id"]))
 
     async def _expect_answer(self, token: str, user_id: str) -> None:
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self.standin.interactions[token].answered.wait(), NO_RESPONSE_S)
             return
         self._send({"type": "notice", "for": user_id, "text": "The application did not respond."})
+
+
+async def _write(ws: web.WebSocketResponse, data: str) -> None:
+    """Send to one page; a page closing meanwhile is no error (it gets everything again when it reconnects)."""
+    if not ws.closed:
+        with contextlib.suppress(ConnectionError, RuntimeError):
+            await ws.send_str(data)
 
 
 def _known_user(user_id: object) -> dict:
