@@ -100,6 +100,9 @@ def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     if "--local" in args:
         return local.main([a for a in args if a != "--local"])
+    if args in (["-h"], ["--help"]):
+        print(__doc__)
+        return 0
     if args:
         print(f"usage: python -m bot [--local [--port N]]; {HINT}", file=sys.stderr)
         return 2

@@ -1,4 +1,4 @@
-"""The pictures of carrying a face on (docs/recipes/): a variations grid and a blend grid, each with the face picked from it.
+"""Carrying a face on, in pictures (docs/recipes/): a variations grid and a blend grid, each with the face picked.
 
     python scripts/recipe_pictures.py     # writes docs/recipes/variations.png and docs/recipes/blend.png
 

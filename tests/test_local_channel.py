@@ -229,6 +229,16 @@ async def test_the_standin_binds_loopback_only():
         await standin.stop()
 
 
+@pytest.mark.parametrize(
+    "args, said",
+    [(("--local", "--port", "70000"), "--port must be from 0 to 65535"), (("--locale",), "usage: python -m bot")],
+)
+async def test_a_bad_command_line_is_one_clear_line(args, said):
+    proc = await start_bot({}, args=args)
+    out, _ = await asyncio.wait_for(proc.communicate(), 60)
+    assert proc.returncode == 2 and said in out.decode()
+
+
 def test_a_second_channel_on_a_taken_port_says_so_in_one_line():
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
