@@ -35,6 +35,8 @@ NO_RESPONSE_S = 3.0  # as Discord: an interaction not answered by then "did not 
 RESTART_DELAYS_S = (1.0, 2.0, 5.0, 10.0)  # between restarts of a bot process that keeps stopping
 CONFIG_ERROR = 2  # the bot's exit code for a setting or model it cannot use: restarting will not help
 PAGE = "local_page.html"
+UNREADABLE = "The page sent something this channel cannot read."
+NO_RESPONSE = "The application did not respond."  # Discord's words
 log = logging.getLogger(__name__)
 
 
@@ -214,7 +216,9 @@ class LocalChannel:
         self._send(event)
 
     def status_when_offline(self) -> str:
-        return self.bot.stopped_why if self.bot is not None and self.bot.stopped_why else "the bot is offline"
+        if self.bot is not None and (self.bot.stopped_why or self.bot.restarting):
+            return self.bot.stopped_why or "restarting the bot"
+        return "the bot is offline"
 
     def bot_status(self, text: str) -> None:
         self.status = text
@@ -253,12 +257,9 @@ class LocalChannel:
                     user = _known_user(ask.get("user"))
                     await self.handle(ask, user)
                 except (CommandError, orjson.JSONDecodeError, KeyError, TypeError, AttributeError) as e:
-                    text = (
-                        str(e) if isinstance(e, CommandError) else "The page sent something this channel cannot read."
-                    )
-                    await ws.send_str(
-                        orjson.dumps({"type": "notice", "for": ask_user(msg.data), "text": text}).decode()
-                    )
+                    text = str(e) if isinstance(e, CommandError) else UNREADABLE
+                    notice = {"type": "notice", "for": _asker(msg.data), "text": text}
+                    await ws.send_str(orjson.dumps(notice).decode())
         finally:
             self.pages.discard(ws)
         return ws
@@ -301,15 +302,18 @@ class LocalChannel:
 
     async def _deliver(self, kind: int, data: dict, user: dict, **extra) -> None:
         if not self.standin.online:
-            raise CommandError(f"The application did not respond ({self.status}).")
-        token = await self.standin.interact(kind, data, user_payload(user["id"], user["name"]), **extra)
+            raise CommandError(f"{NO_RESPONSE} ({self.status})")
+        try:
+            token = await self.standin.interact(kind, data, user_payload(user["id"], user["name"]), **extra)
+        except (ConnectionError, AssertionError):  # the bot's connection closed just now
+            raise CommandError(f"{NO_RESPONSE} (the bot is offline)") from None
         self._spawn(self._expect_answer(token, user["id"]))
 
     async def _expect_answer(self, token: str, user_id: str) -> None:
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self.standin.interactions[token].answered.wait(), NO_RESPONSE_S)
             return
-        self._send({"type": "notice", "for": user_id, "text": "The application did not respond."})
+        self._send({"type": "notice", "for": user_id, "text": NO_RESPONSE})
 
 
 async def _write(ws: web.WebSocketResponse, data: str) -> None:
@@ -326,7 +330,7 @@ def _known_user(user_id: object) -> dict:
     raise CommandError("Choose a user: you or friend.")
 
 
-def ask_user(raw: str | bytes) -> str:
+def _asker(raw: str | bytes) -> str:
     """Whom to tell that what they sent could not be read (the first user if even that is unreadable)."""
     with contextlib.suppress(Exception):
         user = orjson.loads(raw).get("user")
