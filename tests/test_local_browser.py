@@ -79,3 +79,19 @@ def test_face_edit_post_and_morph_in_the_browser(tmp_path: Path):
         grid = page.until(lambda: page.message(r"^Variations 1–4 of seed 42"), "variations after the restart")
         assert {"1", "2", "3", "4"} <= set(page.buttons(grid))
         shot("5-after-restart")
+
+
+def test_the_command_box_offers_commands_options_and_choices():
+    with local_channel() as channel, chromium() as driver:
+        page = ChannelPage(driver, channel.url)
+        hints = driver.find_element(page.by.ID, "hints")
+        page.type("/an", enter=False)
+        page.until(lambda: hints.text.startswith("/animate"), "the commands that match")
+        hints.find_element(page.by.TAG_NAME, "button").click()
+        page.until(lambda: "slider*" in hints.text and "seed*" in hints.text, "its options, the needed ones marked")
+        page.type("seed:42 slider:sm", enter=False)
+        page.until(lambda: hints.text.split("\n")[0] == "smiling", "the slider's choices that match")
+        hints.find_element(page.by.TAG_NAME, "button").click()
+        assert driver.find_element(page.by.ID, "command").get_attribute("value") == "/animate seed:42 slider:smiling "
+        page.type("frames:4")
+        page.until(lambda: page.message(r"^seed 42 · smiling -3 → \+3 → -3 · 4 frames", ".gif"), "the animation")
