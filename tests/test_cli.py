@@ -8,6 +8,7 @@ import sys
 import tomllib
 
 import numpy as np
+import pytest
 import torch
 from PIL import GifImagePlugin, Image
 
@@ -102,13 +103,17 @@ def test_bad_input_is_one_clear_line(tmp_path):
 
 def test_console_entry_points_name_the_module_mains():
     scripts = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["scripts"]
-    assert set(scripts) == {"expressions-bot", "expressions-faces"}
+    assert set(scripts) == {"expressions-bot", "expressions-faces", "expressions-local"}
     targets = {}
     for name, target in scripts.items():
         module, _, attr = target.partition(":")
         targets[name] = getattr(importlib.import_module(module), attr)
     assert targets["expressions-faces"](["attributes"]) == 0
     assert targets["expressions-bot"].__module__ == "bot.__main__"
+    assert targets["expressions-local"].__module__ == "bot.local"
+    with pytest.raises(SystemExit) as refused:  # argparse's own one line, before anything starts
+        targets["expressions-local"](["--port", "x"])
+    assert refused.value.code == 2
 
 
 def test_absurd_or_unwritable_requests_are_refused_before_drawing(tmp_path):
