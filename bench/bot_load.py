@@ -18,7 +18,7 @@ Prometheus would), alternating, and both medians are printed.
 Beside the bot's faces/s (B) it prints the generator's own faces/s at the bot's batch size on this
 machine (G, measured alone just before each run), so the figure holds whichever generator is
 shipped; the targets are B >= 0.5 G and p99 <= N / B + 0.3 s. It also prints the CPU time per face
-of the bot (and of its event loop thread alone) and of the fake Discord (which shares the machine).
+of the bot (and of its event loop thread alone) and of the Discord stand-in (which shares the machine).
 This machine's speed drifts by several percent from minute to minute: quote the median of
 `--repeat 9` or so. To compare two versions of the bot, the CPU per face over `--bursts 10` (bursts of
 N one after another, to one bot process) varies by 1 to 3 %, where B varies by 5 % from run to run.
@@ -178,7 +178,7 @@ async def run_once(
         "img_s": len(lat) / elapsed,
         "bot_cpu_ms": None if cpu0 is None or cpu1 is None else (cpu1 - cpu0) * 1000 / len(sent),
         "loop_cpu_ms": None if loop0 is None or loop1 is None else (loop1 - loop0) * 1000 / len(sent),
-        "fake_cpu_ms": (own1 - own0) * 1000 / len(sent),
+        "standin_cpu_ms": (own1 - own0) * 1000 / len(sent),
     }
 
 
@@ -251,7 +251,7 @@ def main() -> None:
         for _ in range(args.repeat):
             for metrics in variants:
                 g = generator_rate(args.batch_cap, device)  # next to each run: this machine's speed drifts
-                # The fake Discord shares this process with torch: a full collection of that heap stops it
+                # The Discord stand-in shares this process with torch: a full collection of that heap stops it
                 # for ~60 ms, which the bot's figures would take for its own (the bot freezes its heap too)
                 gc.collect()
                 gc.freeze()
@@ -280,7 +280,7 @@ def main() -> None:
                     f"batching {'on ' if batching else 'off'}{', metrics on ' if metrics else ''}: G = {g:.0f} "
                     f"faces/s (the generator alone at batch {args.batch_cap})  B = {b:.0f} faces/s = {b / g:.2f} G  "
                     f"p50 {r['p50']:.2f} s  p99 {r['p99']:.2f} s (target {target:.2f})  max {r['max']:.2f} s  "
-                    f"lost {r['lost']}  CPU per face: bot {bot_cpu}, fake Discord {r['fake_cpu_ms']:.2f} ms"
+                    f"lost {r['lost']}  CPU per face: bot {bot_cpu}, stand-in {r['standin_cpu_ms']:.2f} ms"
                 )
                 ratios[metrics].append(b / g)
                 p99s[metrics].append(r["p99"] - target)
