@@ -280,22 +280,24 @@ class DiscordStandIn:
         known = self.interactions.get(token)
         if message_id == "@original":
             message_id = known.original if known is not None else None
+        known_message = message_id is not None and message_id in self.messages
+        if rec.method == "DELETE":
+            if known_message:
+                self._forget(self.messages.pop(message_id))
+                self._tell({"type": "delete", "id": message_id})
+            return web.Response(status=204)
         if rec.method == "POST":
-            return _json(self._post(rec.json or {}, rec.files, known, rec))
-        if message_id is None or message_id not in self.messages:
-            if rec.method == "PATCH":  # an interaction the stand-in did not deliver (tests): a message of its own
-                return _json(self._message(rec.json or {}, rec.files, rec=rec))
-            if rec.method == "DELETE":
-                return web.Response(status=204)
+            rec.message = self._post(rec.json or {}, rec.files, known)
+        elif rec.method == "PATCH" and known_message:
+            rec.message = self._edit(message_id, rec.json or {}, rec.files)
+        elif rec.method == "PATCH":  # an interaction the stand-in did not deliver (tests): a message of its own
+            rec.message = self._message(rec.json or {}, rec.files)
+        elif known_message:
+            return _json(self.messages[message_id])
+        else:
             rec.status = 404
             return _json({"message": "Unknown Message", "code": 10008}, status=404)
-        if rec.method == "PATCH":
-            return _json(self._edit(message_id, rec.json or {}, rec.files, rec))
-        if rec.method == "DELETE":
-            del self.messages[message_id]
-            self._tell({"type": "delete", "id": message_id})
-            return web.Response(status=204)
-        return _json(self.messages[message_id])
+        return _json(rec.message)
 
     # --- the channel's messages -----------------------------------------------------------------
     def _attachments(self, files: dict[str, bytes]) -> list[dict]:
@@ -307,7 +309,7 @@ class DiscordStandIn:
             out.append({"id": attachment_id, "filename": name, "size": len(data), "url": url, "proxy_url": url})
         return out
 
-    def _message(self, body: dict, files: dict[str, bytes], known: Interaction | None = None, rec=None) -> dict:
+    def _message(self, body: dict, files: dict[str, bytes], known: Interaction | None = None) -> dict:
         """A new message from a request's body (not yet in the channel)."""
         message = {
             "id": str(next(self._ids)),
@@ -329,17 +331,15 @@ class DiscordStandIn:
         }
         if known is not None:  # who caused it: the channel shows it above the message (not sent to the bot)
             self.origins[message["id"]] = {"user": known.user, "name": known.name}
-        if rec is not None:
-            rec.message = message
         return message
 
-    def _post(self, body: dict, files: dict[str, bytes], known: Interaction | None, rec=None) -> dict:
+    def _post(self, body: dict, files: dict[str, bytes], known: Interaction | None) -> dict:
         """A new message in the channel (a response or a follow-up)."""
-        message = self._message(body, files, known, rec)
+        message = self._message(body, files, known)
         self._store(message)
         return message
 
-    def _edit(self, message_id: str, body: dict, files: dict[str, bytes], rec=None) -> dict:
+    def _edit(self, message_id: str, body: dict, files: dict[str, bytes]) -> dict:
         """Edit a message as Discord does: only what the body names changes; `attachments` lists the
         old files to keep, and the uploaded ones are added; a deferred "thinking..." is answered."""
         message = dict(self.messages[message_id])
@@ -348,22 +348,27 @@ class DiscordStandIn:
                 message[key] = body[key] if body[key] is not None else ([] if key != "content" else "")
         if "attachments" in body or files:
             kept = {a.get("id") for a in body.get("attachments", message["attachments"])}
+            self._drop_files([a for a in message["attachments"] if a["id"] not in kept])
             message["attachments"] = [a for a in message["attachments"] if a["id"] in kept] + self._attachments(files)
         message["flags"] = message["flags"] & ~LOADING
         message["edited_timestamp"] = "2026-01-01T00:00:01+00:00"
         self._store(message)
-        if rec is not None:
-            rec.message = message
         return message
 
     def _store(self, message: dict) -> None:
         self.messages[message["id"]] = message
         while len(self.messages) > MAX_MESSAGES:
-            gone = self.messages.pop(next(iter(self.messages)))
-            self.origins.pop(gone["id"], None)
-            for attachment in gone["attachments"]:
-                self.files.pop(attachment["id"], None)
+            self._forget(self.messages.pop(next(iter(self.messages))))
         self._tell({"type": "message", "message": message})
+
+    def _forget(self, message: dict) -> None:
+        """What the stand-in kept beside a message that is gone: its files and who caused it."""
+        self.origins.pop(message["id"], None)
+        self._drop_files(message["attachments"])
+
+    def _drop_files(self, attachments: list[dict]) -> None:
+        for attachment in attachments:
+            self.files.pop(attachment["id"], None)
 
     def _tell(self, event: dict) -> None:
         for watcher in list(self.watchers):
