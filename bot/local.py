@@ -14,13 +14,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import logging
 import math
 import os
 import secrets
 import shlex
 import signal
 import sys
+from collections.abc import Callable
 from importlib.resources import files
 
 import orjson
@@ -37,7 +37,6 @@ CONFIG_ERROR = 2  # the bot's exit code for a setting or model it cannot use: re
 PAGE = "local_page.html"
 UNREADABLE = "The page sent something this channel cannot read."
 NO_RESPONSE = "The application did not respond."  # Discord's words
-log = logging.getLogger(__name__)
 
 
 class CommandError(ValueError):
@@ -252,13 +251,14 @@ class LocalChannel:
             async for msg in ws:
                 if msg.type != WSMsgType.TEXT:
                     continue
+                ask = None
                 try:
                     ask = orjson.loads(msg.data)
                     user = _known_user(ask.get("user"))
                     await self.handle(ask, user)
                 except (CommandError, orjson.JSONDecodeError, KeyError, TypeError, AttributeError) as e:
                     text = str(e) if isinstance(e, CommandError) else UNREADABLE
-                    notice = {"type": "notice", "for": _asker(msg.data), "text": text}
+                    notice = {"type": "notice", "for": _asker(ask), "text": text}
                     await ws.send_str(orjson.dumps(notice).decode())
         finally:
             self.pages.discard(ws)
@@ -324,19 +324,19 @@ async def _write(ws: web.WebSocketResponse, data: str) -> None:
 
 
 def _known_user(user_id: object) -> dict:
-    for user in USERS:
-        if user["id"] == user_id:
-            return user
-    raise CommandError("Choose a user: you or friend.")
+    if (user := _user(user_id)) is None:
+        raise CommandError("Choose a user: you or friend.")
+    return user
 
 
-def _asker(raw: str | bytes) -> str:
-    """Whom to tell that what they sent could not be read (the first user if even that is unreadable)."""
-    with contextlib.suppress(Exception):
-        user = orjson.loads(raw).get("user")
-        if any(u["id"] == user for u in USERS):
-            return user
-    return USER
+def _asker(ask: object) -> str:
+    """Whom to tell that what they sent was refused (the first user if even that is unreadable)."""
+    user = _user(ask.get("user")) if isinstance(ask, dict) else None
+    return (user or USERS[0])["id"]
+
+
+def _user(user_id: object) -> dict | None:
+    return next((u for u in USERS if u["id"] == user_id), None)
 
 
 def _component(message: dict, custom_id: object) -> dict:
@@ -358,7 +358,7 @@ async def this_machine_only(request: web.Request, handler):
 
 
 # --- running it -----------------------------------------------------------------------------------
-async def serve(port: int, ready=None) -> None:
+async def serve(port: int, ready: Callable[[str], None]) -> None:
     """Run the stand-in, the page and the bot until a signal; `ready(url)` is called once listening."""
     standin = DiscordStandIn(token=secrets.token_urlsafe(24))
     channel = LocalChannel(standin)
@@ -370,7 +370,7 @@ async def serve(port: int, ready=None) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    (ready or print)(url)
+    ready(url)
     running = asyncio.create_task(bot.run())
     try:
         await stop.wait()
