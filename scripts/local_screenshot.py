@@ -11,7 +11,8 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from tests.browser import ChannelPage, chromium, local_channel  # noqa: E402
+from tests.bot_process import local_channel  # noqa: E402
+from tests.browser import ChannelPage, chromium  # noqa: E402
 
 
 def main() -> None:

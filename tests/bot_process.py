@@ -3,11 +3,20 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
+import queue
+import re
+import subprocess
 import sys
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
 
 from bot.settings import ENV_NAMES
 from tests.conftest import ROOT
+
+WAIT_S = 60  # how long a test waits for the local channel to start, or for what it shows
 
 
 def bot_env(env: dict) -> dict[str, str]:
@@ -35,3 +44,40 @@ async def start_bot(
         stdout=output,
         stderr=stderr,
     )
+
+
+@dataclass
+class Channel:
+    url: str
+    output: list[str] = field(default_factory=list)  # what the process printed so far
+
+
+@contextlib.contextmanager
+def local_channel() -> Iterator[Channel]:
+    """`python -m bot --local --port 0` with no bot settings from this shell; stopped with Ctrl-C's
+    signal, after which it must exit 0."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "bot", "--local", "--port", "0"],
+        cwd=ROOT,
+        env=bot_env({}),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    lines: queue.Queue[str] = queue.Queue()
+    channel = Channel("")
+
+    def read() -> None:
+        for line in proc.stdout:
+            channel.output.append(line)
+            lines.put(line)
+
+    threading.Thread(target=read, daemon=True).start()
+    try:
+        found = re.search(r"http://127\.0\.0\.1:\d+", lines.get(timeout=WAIT_S))
+        assert found, channel.output
+        channel.url = found.group()
+        yield channel
+    finally:
+        proc.send_signal(2)
+        assert proc.wait(60) == 0, "".join(channel.output[-40:])

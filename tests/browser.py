@@ -1,66 +1,21 @@
 """Driving the local channel (`python -m bot --local`) in headless Chromium: Debian's chromium and
-chromium-driver, found on PATH (Selenium is pointed at them and downloads nothing). Used by
-tests/test_local_browser.py and scripts/local_screenshot.py."""
+chromium-driver, found on PATH (Selenium is pointed at them and downloads nothing); the channel itself is
+started by tests/bot_process.py. Used by tests/test_local_browser.py and scripts/local_screenshot.py."""
 
 from __future__ import annotations
 
 import contextlib
 import io
-import queue
 import re
 import shutil
-import subprocess
-import sys
 import tempfile
-import threading
 import urllib.request
-from collections.abc import Iterator
-from dataclasses import dataclass, field
 
 from PIL import Image
 
-from tests.bot_process import bot_env
-from tests.conftest import ROOT
+from tests.bot_process import WAIT_S
 
 CHROMIUM, CHROMEDRIVER = shutil.which("chromium"), shutil.which("chromedriver")
-WAIT_S = 60
-
-
-@dataclass
-class Channel:
-    url: str
-    output: list[str] = field(default_factory=list)  # what the process printed so far
-
-
-@contextlib.contextmanager
-def local_channel() -> Iterator[Channel]:
-    """`python -m bot --local --port 0` with no bot settings from this shell; stopped with Ctrl-C's
-    signal, after which it must exit 0."""
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "bot", "--local", "--port", "0"],
-        cwd=ROOT,
-        env=bot_env({}),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    lines: queue.Queue[str] = queue.Queue()
-    channel = Channel("")
-
-    def read() -> None:
-        for line in proc.stdout:
-            channel.output.append(line)
-            lines.put(line)
-
-    threading.Thread(target=read, daemon=True).start()
-    try:
-        found = re.search(r"http://127\.0\.0\.1:\d+", lines.get(timeout=WAIT_S))
-        assert found, channel.output
-        channel.url = found.group()
-        yield channel
-    finally:
-        proc.send_signal(2)
-        assert proc.wait(60) == 0, "".join(channel.output[-40:])
 
 
 @contextlib.contextmanager

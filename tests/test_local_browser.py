@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.browser import CHROMEDRIVER, CHROMIUM, ChannelPage, chromium, local_channel
+from tests.bot_process import local_channel
+from tests.browser import CHROMEDRIVER, CHROMIUM, ChannelPage, chromium
 
 pytestmark = pytest.mark.skipif(
     not (CHROMIUM and CHROMEDRIVER),

@@ -19,27 +19,9 @@ from PIL import Image
 
 from bot.discord_standin import DiscordStandIn
 from bot.local import USERS, CommandError, parse_command
-from tests.bot_process import start_bot
+from tests.bot_process import local_channel, start_bot
 
 YOU, FRIEND = (u["id"] for u in USERS)
-ADDRESS = re.compile(r"http://127\.0\.0\.1:\d+")
-
-
-@contextlib.asynccontextmanager
-async def local_channel():
-    """`python -m bot --local --port 0`; yields its address once the bot is online, then stops it
-    with Ctrl-C's signal and checks that it exits cleanly."""
-    proc = await start_bot({}, args=("--local", "--port", "0"))
-    line = (await asyncio.wait_for(proc.stdout.readline(), 60)).decode()
-    url = ADDRESS.search(line)
-    assert url, f"the address is printed first: {line!r}"
-    try:
-        yield url.group()
-    finally:
-        if proc.returncode is None:
-            proc.send_signal(2)
-        out, _ = await asyncio.wait_for(proc.communicate(), 60)
-        assert proc.returncode == 0, out.decode()[-2000:]
 
 
 class Page:
@@ -80,12 +62,14 @@ class Page:
 
 
 @contextlib.asynccontextmanager
-async def page(url: str):
-    async with aiohttp.ClientSession() as session, session.ws_connect(f"{url}/channel") as ws:
-        opened = Page(ws)
-        await opened.wait(lambda e: e["type"] in ("hello", "status") and e["online"], 90)
-        yield opened, session
-        opened.reader.cancel()
+async def page():
+    """`python -m bot --local` and a page open on it, once the bot is online: (the page, an HTTP session)."""
+    with local_channel() as channel:
+        async with aiohttp.ClientSession() as session, session.ws_connect(f"{channel.url}/channel") as ws:
+            opened = Page(ws)
+            await opened.wait(lambda e: e["type"] in ("hello", "status") and e["online"], 90)
+            yield opened, session
+            opened.reader.cancel()
 
 
 def button(message: dict, label: str) -> str:
@@ -100,7 +84,7 @@ async def picture(session: aiohttp.ClientSession, message: dict) -> Image.Image:
 
 
 async def test_a_face_edited_posted_and_morphed_through_the_page():
-    async with local_channel() as url, page(url) as (p, session):
+    async with page() as (p, session):
         await p.send(type="command", text="/face seed:42")
         face = await p.message(lambda m: m["content"].startswith("seed 42") and m["attachments"])
         assert face["origin"]["name"] == "face" and face["origin"]["user"]["id"] == YOU and face["for"] is None
@@ -114,10 +98,13 @@ async def test_a_face_edited_posted_and_morphed_through_the_page():
         await p.send(type="select", message_id=editor["id"], custom_id=menu["custom_id"], values=[smiling])
         editor = await p.message(lambda m: m["id"] == editor["id"] and "**smiling** is 0" in m["content"])
         for shown in ("+0.5", "+1"):
+            before = editor
             await p.send(type="click", message_id=editor["id"], custom_id=button(editor, "+0.5"), message=editor)
             editor = await p.message(
                 lambda m, s=shown, i=editor["id"]: m["id"] == i and f"**smiling** is {s}" in m["content"]
             )
+            async with session.get(before["attachments"][0]["url"]) as r:
+                assert r.status == 404, "a redrawn picture's old file is not kept"
         await p.send(type="click", message_id=editor["id"], custom_id=button(editor, "Post"), message=editor)
         posted = await p.message(lambda m: m["for"] is None and "smiling +1" in m["content"] and m["attachments"])
         assert button(posted, "Edit") and button(posted, "Variations")
@@ -129,7 +116,7 @@ async def test_a_face_edited_posted_and_morphed_through_the_page():
 
 
 async def test_the_page_refuses_what_discord_would():
-    async with local_channel() as url, page(url) as (p, _):
+    async with page() as (p, _):
         for text, said in [
             ("/face seed:-1", "seed must be from 0 to"),
             ("/face smilng:+2", "/face has no option 'smilng'"),
@@ -150,7 +137,7 @@ async def test_the_page_refuses_what_discord_would():
 
 
 async def test_a_second_user_sees_no_private_message_and_cannot_delete_yours():
-    async with local_channel() as url, page(url) as (p, _):
+    async with page() as (p, _):
         await p.send(type="command", text="/morph seed_a:1 seed_b:2 frames:2")
         morph = await p.message(lambda m: m["attachments"] and m["attachments"][0]["filename"].endswith(".gif"))
         await p.send(FRIEND, type="click", message_id=morph["id"], custom_id=button(morph, "Delete"), message=morph)
@@ -172,7 +159,7 @@ async def test_a_second_user_sees_no_private_message_and_cannot_delete_yours():
 
 
 async def test_old_buttons_work_after_the_bot_restarts():
-    async with local_channel() as url, page(url) as (p, _):
+    async with page() as (p, _):
         await p.send(type="command", text="/face seed:7")
         face = await p.message(lambda m: m["content"].startswith("seed 7") and m["attachments"])
         await p.send(type="restart")
@@ -187,17 +174,18 @@ async def test_old_buttons_work_after_the_bot_restarts():
 
 async def test_buttons_from_before_the_channel_restarted_still_work():
     """The page keeps its messages when the whole local channel restarts; their buttons carry all they need."""
-    async with local_channel() as url, page(url) as (p, _):
+    async with page() as (p, _):
         await p.send(type="command", text="/face seed:5")
         face = await p.message(lambda m: m["content"].startswith("seed 5") and m["attachments"])
-    async with local_channel() as url, page(url) as (p, _):
+    async with page() as (p, _):
         await p.send(type="click", message_id=face["id"], custom_id=button(face, "Details"), message=face)
         details = await p.message(lambda m: "**Code**" in m["content"])
         assert details["for"] == YOU and "`/face seed:5`" in details["content"]
 
 
 async def test_it_listens_on_this_machine_alone():
-    async with local_channel() as url:
+    with local_channel() as channel:
+        url = channel.url
         port = int(url.rsplit(":", 1)[1])
         async with aiohttp.ClientSession() as session:
             async with session.get(f"{url}/", headers={"Host": f"faces.example.com:{port}"}) as r:
