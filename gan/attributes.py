@@ -168,18 +168,22 @@ class AttributeSet:
         return out
 
     def apply(self, z: torch.Tensor, edits: Edits | None) -> torch.Tensor:
-        """Edited copy of latents z (N, nz); sliders first, then toggles so their side holds.
-        Every move keeps each latent's norm (see the module docstring)."""
+        """Edited copy of latents z (N, nz), each edit made in the set's order whatever order `edits`
+        names them in: the order each editor learned to compose in (`applied_before`). Every move keeps
+        each latent's norm (see the module docstring)."""
         edits = self.check(edits)
-        for name, value in edits.items():
-            a = self._by_name[name]
-            if a.kind == "slider" and value != 0:
+        for a in self:
+            value = edits.get(a.name)
+            if a.kind == "slider" and value:
                 z = a.slide(z, torch.full((len(z),), value))
-        for name, value in edits.items():
-            a = self._by_name[name]
-            if a.kind == "toggle":
+            elif a.kind == "toggle" and value is not None:
                 z = a.toggle(z, torch.full((len(z),), float(a.sign if value == "on" else -a.sign)))
         return z
+
+    def applied_before(self, name: str) -> AttributeSet:
+        """The sliders whose edits `apply` makes before `name`'s: the ones a face reaching its editor
+        may already carry, and so the ones its editor learns to compose with."""
+        return AttributeSet(list(self)[: self.names.index(name)])
 
     # --- files ----------------------------------------------------------------------------------
     def save(self, path: Path | str, meta: dict | None = None) -> None:

@@ -15,6 +15,7 @@ from gan.faces import ATTRIBUTES_FILE, GENERATOR_FILE
 from tests.conftest import tiny_model
 from train.attributes import main as attributes_main
 from train.editing import Hold, Weights, held_weights
+from train.slider_report import PairMeasure
 from train.slider_specs import SPECS
 
 TINY = ["--samples", "300", "--steps", "2", "--calibration", "8"]
@@ -125,3 +126,14 @@ def test_a_loose_attribute_moves_its_slack_for_free_and_pays_past_it():
         logits = torch.zeros(1, 3)
         logits[0, moved] = torch.logit(torch.tensor(to))
         assert hold.cost(z, x, p0, z, x, logits).item() == pytest.approx(cost / 3, abs=1e-5)
+
+
+def test_a_pair_of_edits_says_what_it_misses():
+    missed = PairMeasure(
+        "glasses", "age", own_alone=(0.75, 0.58), own_both=(0.74, 0.40), same_alone=(0.91, 0.95), same_both=0.80
+    )
+    assert missed.misses() == ["age's own", "the person"] and not missed.composes()
+    person = PairMeasure("smiling", "hat", (0.81, 0.90), (0.80, 0.90), (0.98, 0.98), 0.90)
+    assert person.misses() == ["the person"]
+    kept = PairMeasure("smiling", "bangs", (0.81, 0.56), (0.79, 0.57), (0.99, 1.00), 0.97)
+    assert kept.misses() == [] and kept.composes()

@@ -76,6 +76,30 @@ def test_toggles_are_idempotent(faces: Faces, value):
         assert crossed > 0.9, f"{name} {value}: only {crossed:.0%} of the faces end on the asked-for side"
 
 
+def test_edits_give_the_same_face_in_any_order(faces: Faces):
+    """Edits are made in the sliders' order, however they are named: the order each editor learned to
+    compose in."""
+    z = faces.latent(list(range(4)))
+    edits = {"hat": "on", "bangs": 2.0, "glasses": "on", "smiling": -1.0}
+    shuffled = {k: edits[k] for k in ("glasses", "smiling", "hat", "bangs")}
+    assert torch.equal(faces.edit(z, edits), faces.edit(z, shuffled))
+    sliders, by_hand = faces.sliders, z
+    assert sliders.names.index("glasses") < sliders.names.index("hat") < sliders.names.index("bangs")
+    for name in sorted(edits, key=sliders.names.index):
+        a, value = sliders[name], edits[name]
+        if a.kind == "slider":
+            by_hand = a.slide(by_hand, torch.full((4,), float(value)))
+        else:
+            by_hand = a.toggle(by_hand, torch.full((4,), float(a.sign)))
+    assert torch.allclose(faces.edit(z, edits), by_hand)
+
+
+def test_each_editor_composes_with_the_edits_applied_before_it(faces: Faces):
+    sliders = faces.sliders
+    assert sliders.applied_before(sliders.names[0]).names == []
+    assert sliders.applied_before("bangs").names == sliders.names[: sliders.names.index("bangs")]
+
+
 def test_edits_give_the_same_face_in_any_batch(faces: Faces):
     edits = {"smiling": 2.0, "glasses": "on", "blond": -1.5}
     alone = faces.render([5], edits=edits)[0]

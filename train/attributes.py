@@ -123,7 +123,7 @@ def fit(
 ) -> AttributeSet:
     """Fit all sliders: global directions (their steps calibrated on `calibration` faces), then each
     slider's editor (`steps` batches each). With `only`, refit those and keep the installed others
-    (each editor still learns to compose with the sliders before it, as installed)."""
+    (each editor still learns to compose with the edits applied before its own, as installed)."""
 
     def chosen(s: Spec) -> bool:
         return only is None or s.name in only
@@ -168,10 +168,12 @@ def fit(
         tqdm.write(f"{s.name:<11} {s.celeba:<20} acc {acc:.3f} unit {a.unit:.2f} conditions {conds}")
     fitted = [s for s in SPECS if s.editor and chosen(s)]
     identity = load_identity_net() if any(st.weights.identity for s in fitted for st in stages(s)) else None
-    for i, (s, a) in enumerate(zip(SPECS, attributes, strict=True)):  # each learns to compose with those before
+    for i, (s, a) in enumerate(zip(SPECS, attributes, strict=True)):
         if s not in fitted:
             continue
-        before = AttributeSet([b for b in attributes[:i] if b.editor is not None])
+        # each learns to compose with the edits a face may carry when it reaches this editor: the
+        # sliders before it, as fitted above or installed (with or without an editor of their own)
+        before = AttributeSet(attributes).applied_before(s.name)
         start = None
         for stage in stages(s):  # a first stage finds the edit, the last holds the face to it
             start = fit_editor(

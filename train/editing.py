@@ -1,7 +1,7 @@
 """Learn each slider's per-face editor (gan/editors.py) through the frozen generator and classifier.
 
 For one slider, every step draws fresh prior faces (half of them already carrying a random edit of
-a slider fitted before, so edits learn to compose), moves them with the editor at a random strength
+a slider applied before it, so edits learn to compose), moves them with the editor at a random strength
 and side, and asks of the edited face:
 
 - the classifier's probability of the slider's own attribute goes where the slider says;

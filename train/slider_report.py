@@ -99,9 +99,14 @@ class PairMeasure:
         """Whether each slider's own attribute stays within PAIR_HOLD of what it reaches alone."""
         return tuple(both >= alone - PAIR_HOLD for alone, both in zip(self.own_alone, self.own_both, strict=True))
 
+    def misses(self) -> list[str]:
+        """What the pair misses: a slider's own attribute not kept, the person not kept as often."""
+        lost = [f"{name}'s own" for name, kept in zip((self.first, self.second), self.kept(), strict=True) if not kept]
+        return lost + (["the person"] if self.same_both < min(self.same_alone) - PAIR_SAME_SLACK else [])
+
     def composes(self) -> bool:
         """Both own attributes kept, and the same person as often as with the weaker of the two alone."""
-        return all(self.kept()) and self.same_both >= min(self.same_alone) - PAIR_SAME_SLACK
+        return not self.misses()
 
 
 @dataclass
@@ -428,10 +433,11 @@ def pair_section(m: Measures) -> list[str]:
     composing = [p for p in m.pairs if p.composes()]
     missed = [p for p in m.pairs if not p.composes()]
     explained = [p for p in missed if conflict(p.first, p.second)]
+    person_only = [p for p in missed if p not in explained and p.misses() == ["the person"]]
 
     def row(p: PairMeasure) -> str:
         own = " | ".join(f"{alone:.2f} → {both:.2f}" for alone, both in zip(p.own_alone, p.own_both, strict=True))
-        verdict = "yes" if p.composes() else conflict(p.first, p.second) or "**no**"
+        verdict = "yes" if p.composes() else conflict(p.first, p.second) or f"**no**: {', '.join(p.misses())}"
         return f"| {p.first} + {p.second} | {own} | {min(p.same_alone):.2f} → {p.same_both:.2f} | {verdict} |"
 
     head = [
@@ -452,7 +458,9 @@ def pair_section(m: Measures) -> list[str]:
         f"**{len(composing)} of {len(m.pairs)} pairs compose.** "
         + (
             f"{len(explained)} of the {len(missed)} that do not ask for two things one face cannot show at once "
-            "(the reason is in the table)."
+            f"(the reason is in the table); of the other {len(missed) - len(explained)}, {len(person_only)} keep both "
+            "edits and miss only on the person: each edit alone keeps it, but their changes add up (the table says "
+            "what each pair misses)."
             if missed
             else ""
         ),
