@@ -101,8 +101,8 @@ class PairMeasure:
 
     def misses(self) -> list[str]:
         """What the pair misses: a slider's own attribute not kept, the person not kept as often."""
-        lost = [f"{name}'s own" for name, kept in zip((self.first, self.second), self.kept(), strict=True) if not kept]
-        return lost + (["the person"] if self.same_both < min(self.same_alone) - PAIR_SAME_SLACK else [])
+        faded = [f"{name} fades" for name, kept in zip((self.first, self.second), self.kept(), strict=True) if not kept]
+        return faded + (["the person changes"] if self.same_both < min(self.same_alone) - PAIR_SAME_SLACK else [])
 
     def composes(self) -> bool:
         """Both own attributes kept, and the same person as often as with the weaker of the two alone."""
@@ -433,7 +433,7 @@ def pair_section(m: Measures) -> list[str]:
     composing = [p for p in m.pairs if p.composes()]
     missed = [p for p in m.pairs if not p.composes()]
     explained = [p for p in missed if conflict(p.first, p.second)]
-    person_only = [p for p in missed if p not in explained and p.misses() == ["the person"]]
+    person_only = [p for p in missed if p not in explained and p.misses() == ["the person changes"]]
 
     def row(p: PairMeasure) -> str:
         own = " | ".join(f"{alone:.2f} → {both:.2f}" for alone, both in zip(p.own_alone, p.own_both, strict=True))
