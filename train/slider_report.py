@@ -50,6 +50,7 @@ MONOTONE_SLACK = 0.02  # a face's own probability may dip this much between slid
 PAIR_VALUE = 2.0  # each slider of a pair is set to this (a toggle: on)
 PAIR_HOLD = 0.15  # a slider's own attribute, with another edit on top, stays within this of it alone
 PAIR_SAME_SLACK = 0.03  # same-person shares within this count as equal (one standard error at 200 faces)
+PERSON_CHANGES = "the person changes"  # what a pair misses when it keeps the person less often than either alone
 
 
 @dataclass
@@ -102,7 +103,7 @@ class PairMeasure:
     def misses(self) -> list[str]:
         """What the pair misses: a slider's own attribute not kept, the person not kept as often."""
         faded = [f"{name} fades" for name, kept in zip((self.first, self.second), self.kept(), strict=True) if not kept]
-        return faded + (["the person changes"] if self.same_both < min(self.same_alone) - PAIR_SAME_SLACK else [])
+        return faded + ([PERSON_CHANGES] if self.same_both < min(self.same_alone) - PAIR_SAME_SLACK else [])
 
     def composes(self) -> bool:
         """Both own attributes kept, and the same person as often as with the weaker of the two alone."""
@@ -433,7 +434,7 @@ def pair_section(m: Measures) -> list[str]:
     composing = [p for p in m.pairs if p.composes()]
     missed = [p for p in m.pairs if not p.composes()]
     explained = [p for p in missed if conflict(p.first, p.second)]
-    person_only = [p for p in missed if p not in explained and p.misses() == ["the person changes"]]
+    person_only = [p for p in missed if p not in explained and p.misses() == [PERSON_CHANGES]]
 
     def row(p: PairMeasure) -> str:
         own = " | ".join(f"{alone:.2f} → {both:.2f}" for alone, both in zip(p.own_alone, p.own_both, strict=True))
