@@ -36,6 +36,8 @@ DEFAULT_PATH = Path(__file__).resolve().parent / "weights" / "identity.safetenso
 CACHE_DIR = Path(__file__).resolve().parent.parent / "runs" / "identity"
 EMBEDDING = 128  # dlib's
 DATA_SEED = 21
+TWO_EDITS = 0.0  # share of the distilling faces edited by two sliders at once
+PAIR_WEIGHT = 1.0  # weight of the face-to-edit distance term against the embeddings' own
 
 
 class IdentityNet(nn.Module):
@@ -68,8 +70,9 @@ def load_identity_net(path: Path | str = DEFAULT_PATH) -> IdentityNet:
     return net.requires_grad_(False).eval()
 
 
-def edited_pairs(faces: Faces, n: int, seed: int) -> np.ndarray:
-    """uint8 (2n, 64, 64, 3): n prior faces, then each with one random slider moved (editors on)."""
+def edited_pairs(faces: Faces, n: int, seed: int, two: float = TWO_EDITS) -> np.ndarray:
+    """uint8 (2n, 64, 64, 3): n prior faces, then each with one random slider moved (editors on), or with
+    two (a share `two` of them: the edits the editors must learn to compose)."""
     gen = torch.Generator().manual_seed(seed)
     pick = random.Random(seed)
     z = torch.randn(n, faces.nz, generator=gen)
@@ -77,17 +80,29 @@ def edited_pairs(faces: Faces, n: int, seed: int) -> np.ndarray:
     sliders: AttributeSet = faces.sliders
     edited = z.clone()
     for i in range(n):
-        a = sliders[pick.choice(sliders.names)]
-        value = pick.choice(("off", "on")) if a.kind == "toggle" else pick.choice((-1, 1)) * pick.uniform(1.0, 3.0)
-        edited[i : i + 1] = sliders.apply(z[i : i + 1], {a.name: value})
+        names = pick.sample(sliders.names, 2) if two and pick.random() < two else [pick.choice(sliders.names)]
+        edits: dict[str, float | str] = {}
+        for name in names:
+            a = sliders[name]
+            edits[name] = (
+                pick.choice(("off", "on")) if a.kind == "toggle" else pick.choice((-1, 1)) * pick.uniform(1.0, 3.0)
+            )
+        edited[i : i + 1] = sliders.apply(z[i : i + 1], edits)
     return np.concatenate([faces.decode(z), faces.decode(edited)])
 
 
 def distill(
-    images: np.ndarray, targets: np.ndarray, epochs: int, batch: int = 64, seed: int = 0, progress: bool = True
+    images: np.ndarray,
+    targets: np.ndarray,
+    epochs: int,
+    batch: int = 64,
+    seed: int = 0,
+    progress: bool = True,
+    pair_weight: float = PAIR_WEIGHT,
 ) -> IdentityNet:
-    """Fit an IdentityNet to dlib's embeddings of `images` (uint8 NHWC): mean squared error, plus the
-    same on the distance between each face and its pair (the first half against the second)."""
+    """Fit an IdentityNet to dlib's embeddings of `images` (uint8 NHWC): mean squared error, plus
+    `pair_weight` times the same on the distance between each face and its pair (the first half against
+    the second)."""
     torch.manual_seed(seed)
     net = IdentityNet()
     x = to_unit(torch.from_numpy(images).permute(0, 3, 1, 2))
@@ -104,7 +119,7 @@ def distill(
             out = net(x[both].flip(-1) if flip else x[both])
             pair = (out[:batch] - out[batch:]).norm(dim=1)
             true_pair = (y[idx] - y[idx + n]).norm(dim=1)
-            loss = F.mse_loss(out, y[both]) * EMBEDDING + F.mse_loss(pair, true_pair)
+            loss = F.mse_loss(out, y[both]) * EMBEDDING + pair_weight * F.mse_loss(pair, true_pair)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
@@ -112,15 +127,17 @@ def distill(
     return net.requires_grad_(False).eval()
 
 
-def agreement(net: IdentityNet, images: np.ndarray, targets: np.ndarray) -> tuple[float, float]:
-    """On pairs (first half against second): correlation of the net's and dlib's distances, and the
-    share of pairs on which they agree about "same person"."""
+def agreement(net: IdentityNet, images: np.ndarray, targets: np.ndarray) -> tuple[float, float, float]:
+    """On pairs (first half against second): correlation of the net's and dlib's distances, the share of
+    pairs on which they agree about "same person", and the net's scale (its mean distance over dlib's:
+    a net that follows dlib's distances but halves them takes the editors' free margin to twice dlib's)."""
     with torch.no_grad():
         out = net(to_unit(torch.from_numpy(images).permute(0, 3, 1, 2))).numpy()
     n = len(images) // 2
     mine = np.linalg.norm(out[:n] - out[n:], axis=1)
     theirs = np.linalg.norm(targets[:n] - targets[n:], axis=1)
-    return float(np.corrcoef(mine, theirs)[0, 1]), float(((mine < SAME_PERSON) == (theirs < SAME_PERSON)).mean())
+    agree = float(((mine < SAME_PERSON) == (theirs < SAME_PERSON)).mean())
+    return float(np.corrcoef(mine, theirs)[0, 1]), agree, float(mine.mean() / theirs.mean())
 
 
 @cli
@@ -129,33 +146,48 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--faces", type=int, default=4000, help="prior faces; each is also edited once")
     p.add_argument("--held-out", type=int, default=400, help="of those, pairs kept to measure agreement")
     p.add_argument("--epochs", type=int, default=40)
+    p.add_argument("--two-edits", type=float, default=TWO_EDITS, help="share of faces edited by two sliders at once")
+    p.add_argument("--pair-weight", type=float, default=PAIR_WEIGHT, help="weight of the face-to-edit distances")
     p.add_argument("--out", type=Path, default=DEFAULT_PATH)
     p.add_argument("--cache", type=Path, default=CACHE_DIR, help="where the faces and dlib's embeddings are kept")
     args = p.parse_args(argv)
     if not 0 < args.held_out < args.faces:
         raise TrainError(f"--held-out must be from 1 to --faces - 1, got {args.held_out}")
+    if not 0 <= args.two_edits <= 1:
+        raise TrainError(f"--two-edits is a share of the faces, from 0 to 1, got {args.two_edits}")
+    if args.pair_weight < 0:
+        raise TrainError(f"--pair-weight must be 0 or more, got {args.pair_weight}")
     faces = Faces.load()
     if not faces.attributes:
         raise TrainError("the installed model has no sliders to edit faces with: fit them first")
-    cached = args.cache / f"pairs-{args.faces}-{faces.sliders.fingerprint}.npz"
+    cached = args.cache / f"pairs-{args.faces}-{args.two_edits:g}-{faces.sliders.fingerprint}.npz"
     if cached.is_file():
         data = np.load(cached)
         images, targets = data["images"], data["targets"]
     else:
-        images = edited_pairs(faces, args.faces, DATA_SEED)
+        images = edited_pairs(faces, args.faces, DATA_SEED, args.two_edits)
         targets = dlib_embeddings(images)
         args.cache.mkdir(parents=True, exist_ok=True)
         np.savez(cached, images=images, targets=targets)
     n, k = args.faces, args.faces - args.held_out
     train = np.r_[0:k, n : n + k]
     held = np.r_[k:n, n + k : 2 * n]
-    net = distill(images[train], targets[train], args.epochs)
-    corr, agree = agreement(net, images[held], targets[held])
-    print(f"held-out pairs: distance correlation {corr:.3f}, same-person agreement {agree:.3f}")
+    net = distill(images[train], targets[train], args.epochs, pair_weight=args.pair_weight)
+    corr, agree, scale = agreement(net, images[held], targets[held])
+    print(f"held-out pairs: distance correlation {corr:.3f}, same-person agreement {agree:.3f}, scale {scale:.2f}")
     save_tensors(
         args.out,
         dict(net.state_dict()),
-        {"width": net.width, "faces": args.faces, "epochs": args.epochs, "correlation": corr, "agreement": agree},
+        {
+            "width": net.width,
+            "faces": args.faces,
+            "epochs": args.epochs,
+            "two_edits": args.two_edits,
+            "pair_weight": args.pair_weight,
+            "correlation": corr,
+            "agreement": agree,
+            "scale": scale,
+        },
     )
     print(f"wrote {args.out}")
 
