@@ -44,7 +44,8 @@ REGIONS: dict[str, tuple[tuple[int, int, int, int], ...]] = {
 }
 EYES = ((17, 27, 29, 34), (35, 27, 47, 34))  # the eyes themselves, inside the eye band
 MAX_EDIT = 3.0  # strengths are drawn up to the slider's end
-IDENTITY_MARGIN = 0.4  # distilled recognizer distance an edit may take for free (dlib's "same" is < 0.6)
+IDENTITY_MARGIN = 0.4  # distance an edit may take for free, in the distilled net's units: the shipped net's
+# distances run at about half of dlib's, so this is about dlib's 0.8 (docs/sliders.md, ninth round)
 
 
 @dataclass(frozen=True)
