@@ -36,11 +36,11 @@ def test_a_file_that_is_not_an_identity_net_is_refused(tmp_path):
         load_identity_net(tmp_path / "bad.safetensors")
 
 
-def test_faces_edited_twice_are_the_same_prior_faces_edited_further(faces):
+def test_faces_edited_by_two_sliders_start_from_the_same_prior_faces(faces):
     once = edited_pairs(faces, 6, seed=3, two=0.0)
     twice = edited_pairs(faces, 6, seed=3, two=1.0)
     assert np.array_equal(once[:6], twice[:6]), "the same prior faces"
-    assert not np.array_equal(once[6:], twice[6:]), "a second slider moved"
+    assert not np.array_equal(once[6:], twice[6:]), "their edits differ"
 
 
 @pytest.mark.parametrize(

@@ -3,13 +3,15 @@
 The slider editors (train/editing.py) need a signal of "still the same person" they can follow by
 gradient; dlib's ResNet (train/identity.py), the report's judge, gives none. `IdentityNet` is a
 small CNN trained to map a 64 px face to dlib's 128 numbers for the faces the editors meet: prior
-faces, and the same faces with one slider moved (global direction and editor, as installed), so
-that it has seen both sides of every edit. The report still measures identity with dlib itself.
+faces, and the same faces with one slider moved, or two (`--two-edits`; global direction and editor,
+as installed), so that it has seen both sides of every edit. The report still measures identity with dlib itself.
 
     python -m train.identity_net        # writes train/weights/identity.safetensors
 
 It prints, on held-out pairs (a face and its edit), how well its distances follow dlib's: their
-correlation, and how often the two agree on "same person" (distance < SAME_PERSON).
+correlation, how often the two agree on "same person" (distance < SAME_PERSON), and its scale (its mean
+distance over dlib's): the editors' free margin is in the net's units, so a net that halves dlib's
+distances doubles the margin. `--pair-weight` weighs the distances up against the embeddings.
 """
 
 from __future__ import annotations
