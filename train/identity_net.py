@@ -145,7 +145,7 @@ def agreement(net: IdentityNet, images: np.ndarray, targets: np.ndarray) -> tupl
 @cli
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--faces", type=int, default=4000, help="prior faces; each is also edited once")
+    p.add_argument("--faces", type=int, default=4000, help="prior faces; each is also edited (see --two-edits)")
     p.add_argument("--held-out", type=int, default=400, help="of those, pairs kept to measure agreement")
     p.add_argument("--epochs", type=int, default=40)
     p.add_argument("--two-edits", type=float, default=TWO_EDITS, help="share of faces edited by two sliders at once")
