@@ -15,6 +15,9 @@ correction is added to the global direction below.
   A face not yet standing `margin` on the asked-for side takes the editor's move, then moves (keeping
   its norm) along `direction` only as far as it still needs to; a face already there is left alone,
   so toggles are idempotent.
+- several sliders together: each is drawn a little less far than asked (`AttributeSet.drawn`), so
+  that their changes, which add up, still leave the same person; one slider alone, and every
+  toggle, is drawn as asked.
 """
 
 from __future__ import annotations
@@ -35,6 +38,7 @@ SLIDER_RANGE = (-3.0, 3.0)
 TOGGLE_VALUES = ("off", "on")
 CLOSED_FORM_SLACK = 1e-5  # a toggle aims this much past its goal, in cosine, against float rounding
 TOGGLE_REACH = 0.9  # a toggle asks at most for direction . z = 0.9 |z| (see Attribute.toggle)
+SHARE = 0.27  # sliders moved together share one face's change (AttributeSet.drawn; docs/sliders.md, pairs)
 KEY = re.compile(r"[a-z0-9]{2}")
 Edits = Mapping[str, "float | int | str"]
 
@@ -167,11 +171,18 @@ class AttributeSet:
                 out[name] = value
         return out
 
-    def apply(self, z: torch.Tensor, edits: Edits | None) -> torch.Tensor:
-        """Edited copy of latents z (N, nz), each edit made in the set's order whatever order `edits`
-        names them in: the order each editor learned to compose in (`applied_before`). Every move keeps
-        each latent's norm (see the module docstring)."""
+    def drawn(self, edits: Edits | None) -> dict[str, float | str]:
+        """The checked edits as `apply` draws them: the sliders' values `shared`, toggles as asked (a
+        half-drawn toggle would be neither on nor off)."""
         edits = self.check(edits)
+        sliders = shared({n: v for n, v in edits.items() if isinstance(v, float)})
+        return {n: sliders.get(n, v) for n, v in edits.items()}
+
+    def apply(self, z: torch.Tensor, edits: Edits | None) -> torch.Tensor:
+        """Edited copy of latents z (N, nz) with the edits as `drawn` gives them, each made in the
+        set's order whatever order `edits` names them in: the order each editor learned to compose in
+        (`applied_before`). Every move keeps each latent's norm (see the module docstring)."""
+        edits = self.drawn(edits)
         for a in self:
             value = edits.get(a.name)
             if a.kind == "slider" and value:
@@ -234,6 +245,16 @@ class AttributeSet:
             return cls(attributes, boundaries)
         except ValueError as e:
             raise CheckpointError(path, f"bad attribute data: {e}") from None
+
+
+def shared(values: Mapping[str, float]) -> dict[str, float]:
+    """Slider values as drawn together: each divided by 1 + SHARE x the other sliders' values, as
+    fractions of the range's end (0 to 1 each). One slider alone is drawn as asked; two at +2 each at
+    0.85 of its value, two at +3 at 0.79. Continuous in every value, so a slider still slides smoothly
+    beside the others."""
+    reach = {n: abs(v) / SLIDER_RANGE[1] for n, v in values.items()}
+    total = sum(reach.values())
+    return {n: v / (1 + SHARE * (total - reach[n])) for n, v in values.items()}
 
 
 def _load_editor(tensors: dict[str, torch.Tensor], name: str, dim: int, hidden: object) -> FaceEditor:

@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from gan import Faces
-from gan.attributes import AttributeSet
+from gan.attributes import SHARE, AttributeSet
 from gan.checkpoint import CheckpointError, load_tensors, save_tensors
 from gan.editors import along
 from train.classifier import load_classifier, predict
@@ -85,13 +85,32 @@ def test_edits_give_the_same_face_in_any_order(faces: Faces):
     assert torch.equal(faces.edit(z, edits), faces.edit(z, shuffled))
     sliders, by_hand = faces.sliders, z
     assert sliders.names.index("glasses") < sliders.names.index("hat") < sliders.names.index("bangs")
+    drawn = sliders.drawn(edits)
     for name in sorted(edits, key=sliders.names.index):
-        a, value = sliders[name], edits[name]
+        a, value = sliders[name], drawn[name]
         if a.kind == "slider":
             by_hand = a.slide(by_hand, torch.full((4,), float(value)))
         else:
             by_hand = a.toggle(by_hand, torch.full((4,), float(a.sign)))
     assert torch.allclose(faces.edit(z, edits), by_hand)
+
+
+def test_sliders_moved_together_share_the_change_and_toggles_do_not(faces: Faces):
+    sliders = faces.sliders
+    assert sliders.drawn({"smiling": -2}) == {"smiling": -2.0}, "one slider alone is drawn as asked"
+    toggles = {"glasses": "on", "hat": "off"}
+    assert sliders.drawn({"smiling": 2, **toggles}) == {"smiling": 2.0, **toggles}, "toggles neither share nor take"
+    at_two = 2 / (1 + SHARE * 2 / 3)
+    pair = sliders.drawn({"smiling": 2, "age": -2, **toggles})
+    assert pair == pytest.approx({"smiling": at_two, "age": -at_two, **toggles})
+    three = sliders.drawn({"smiling": 3, "age": 1.5, "bangs": -3})
+    expected = {"smiling": 3 / (1 + SHARE * 1.5), "age": 1.5 / (1 + SHARE * 2), "bangs": -3 / (1 + SHARE * 1.5)}
+    assert three == pytest.approx(expected)
+    assert sliders.drawn({"smiling": 2, "age": 1e-9})["smiling"] == pytest.approx(2), "continuous as a partner starts"
+    z = faces.latent(list(range(8)))
+    together = faces.edit(z, {"smiling": 2, "age": 2})
+    asked = sliders["age"].slide(sliders["smiling"].slide(z, torch.full((8,), 2.0)), torch.full((8,), 2.0))
+    assert ((together - z).norm(dim=1) < (asked - z).norm(dim=1)).all(), "the shared edit moves each face less"
 
 
 def test_each_editor_composes_with_the_edits_applied_before_it(faces: Faces):

@@ -19,7 +19,7 @@ import torch
 from tqdm import tqdm
 
 from gan import Faces
-from gan.attributes import SLIDER_RANGE, TOGGLE_VALUES, Attribute, AttributeSet, Edits
+from gan.attributes import SLIDER_RANGE, TOGGLE_VALUES, Attribute, AttributeSet, Edits, shared
 from gan.imaging import grid, png_bytes
 
 from .classifier import AttributeClassifier, predict
@@ -454,7 +454,10 @@ def pair_section(m: Measures) -> list[str]:
         "seeds. "
         f"A pair composes when each slider's own attribute (its probability on the slider's side) stays within "
         f"{PAIR_HOLD} of what it reaches alone, and the face stays the same person (dlib) as often as with the weaker "
-        f"of the two alone (within {PAIR_SAME_SLACK}, about one standard error of the difference at this many faces).",
+        f"of the two alone (within {PAIR_SAME_SLACK}, about one standard error of the difference at this many faces). "
+        f"Two sliders together share the face's change (`gan.attributes.shared`): each is drawn at "
+        f"{shared({'a': PAIR_VALUE, 'b': PAIR_VALUE})['a'] / PAIR_VALUE:.2f} of its value here; a toggle is drawn as "
+        "asked.",
         "",
         f"**{len(composing)} of {len(m.pairs)} pairs compose.** "
         + (
