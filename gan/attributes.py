@@ -38,7 +38,7 @@ SLIDER_RANGE = (-3.0, 3.0)
 TOGGLE_VALUES = ("off", "on")
 CLOSED_FORM_SLACK = 1e-5  # a toggle aims this much past its goal, in cosine, against float rounding
 TOGGLE_REACH = 0.9  # a toggle asks at most for direction . z = 0.9 |z| (see Attribute.toggle)
-SHARE = 0.27  # sliders moved together share one face's change (AttributeSet.drawn; docs/sliders.md, pairs)
+SHARE = 0.27  # sliders moved together share one face's change (`shared`; docs/sliders.md, tenth round)
 KEY = re.compile(r"[a-z0-9]{2}")
 Edits = Mapping[str, "float | int | str"]
 
