@@ -127,8 +127,9 @@ class AttributeSet:
         self.fingerprint = self._fingerprint()
 
     def _fingerprint(self) -> str:
-        """4 hex digits that change whenever any slider is refitted, added or removed."""
-        h = hashlib.sha1()
+        """4 hex digits that change whenever any slider is refitted, added or removed, or sliders moved
+        together share the change differently (SHARE)."""
+        h = hashlib.sha1(f"share|{SHARE}|".encode())
         for a in sorted(self, key=lambda a: a.key):
             h.update(f"{a.key}|{a.kind}|{a.sign}|{a.unit}|{a.margin}|{a.offset}|".encode())
             h.update(a.direction.float().numpy().tobytes())

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from gan import Faces
+from gan import Faces, attributes
 from gan.attributes import SHARE, AttributeSet
 from gan.checkpoint import CheckpointError, load_tensors, save_tensors
 from gan.editors import along
@@ -268,3 +268,9 @@ def test_a_refitted_editor_changes_the_fingerprint(faces: Faces):
         editor.net[-1].bias[0] += 1e-3
     refit = [dataclasses.replace(b, editor=editor) if b is a else b for b in faces.sliders]
     assert AttributeSet(refit).fingerprint != faces.sliders.fingerprint
+
+
+def test_a_new_share_changes_the_fingerprint(faces: Faces, monkeypatch):
+    """Two sliders together draw differently under another SHARE: buttons made before must know it."""
+    monkeypatch.setattr(attributes, "SHARE", attributes.SHARE + 0.01)
+    assert AttributeSet(list(faces.sliders)).fingerprint != faces.sliders.fingerprint
