@@ -16,7 +16,7 @@ from tests.conftest import tiny_model
 from train.attributes import main as attributes_main
 from train.editing import Hold, Weights, held_weights
 from train.slider_report import PairMeasure
-from train.slider_specs import SPECS
+from train.slider_specs import SPEC, SPECS
 
 TINY = ["--samples", "300", "--steps", "2", "--calibration", "8"]
 
@@ -31,6 +31,8 @@ def test_fit_then_report_on_a_tiny_model(data_root, tmp_path, kind):
         assert (a.editor is not None) == s.editor and (a.editor is None or a.editor.dim == faces.latent_dim)
     edited = faces.render([1, 2], edits={"smiling": 2.0, "glasses": "on"})
     assert edited.shape == (2, 64, 64, 3)
+    faces.sliders["bald"].description = "an old text"  # a kept slider's text is still the specs' after a refit
+    faces.sliders.save(folder / ATTRIBUTES_FILE)
     only = ["--only", "smiling,glasses", "--steps", "3"]  # refit two, keep the others as installed
     assert attributes_main(["--out", str(folder), "--cache", str(tmp_path / "cache"), *TINY, *only]) == 0
     refit = Faces.load(folder / GENERATOR_FILE)
@@ -39,6 +41,7 @@ def test_fit_then_report_on_a_tiny_model(data_root, tmp_path, kind):
         same = all(torch.equal(x, y) for x, y in zip(*tensors, strict=True))
         assert same == (before.name not in ("smiling", "glasses")), before.name
     assert refit.sliders.fingerprint != faces.sliders.fingerprint
+    assert refit.attribute_info("bald")["description"] == SPEC["bald"].description
     report = tmp_path / "docs" / "sliders.md"
     args = ["--out", str(folder), "--report", "--report-file", str(report), "--seeds", "8", "--identity-seeds", "4"]
     assert attributes_main([*args, "--data", str(data_root)]) == 0

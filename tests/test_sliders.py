@@ -14,6 +14,7 @@ from gan.attributes import SHARE, AttributeSet
 from gan.checkpoint import CheckpointError, load_tensors, save_tensors
 from gan.editors import along
 from train.classifier import load_classifier, predict
+from train.slider_specs import SPEC
 
 REQUIRED = ("Male", "Young", "Pale_Skin")
 
@@ -28,6 +29,16 @@ def test_at_least_twelve_sliders_with_records(faces: Faces):
         assert 0.5 < info["accuracy"] <= 1.0
         for c in REQUIRED:
             assert c == info["celeba"] or c in info["conditions"], f"{name} must not change {c}"
+
+
+def test_each_slider_tells_users_what_both_ends_do_as_the_specs_say(faces: Faces):
+    for name in faces.attributes:
+        info = faces.attribute_info(name)
+        text = info["description"]
+        assert text == SPEC[name].description, f"{name}: the shipped sliders tell users an old text"
+        assert len(text) <= 80, f"{name}: leave room for the range in Discord's 100-character option hint"
+        if info["kind"] == "slider":
+            assert "(+)" in text and "(-)" in text, f"{name}: say what each end of the slider does"
 
 
 def test_directions_are_unit_and_orthogonal_to_their_conditions(faces: Faces):

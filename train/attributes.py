@@ -17,6 +17,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 from pathlib import Path
 
 import torch
@@ -134,8 +135,8 @@ def fit(
     calib = prior(faces, calibration, torch.Generator().manual_seed(CALIBRATION_SEED))
     attributes: list[Attribute] = []
     for s in SPECS:
-        if not chosen(s):
-            attributes.append(faces.sliders[s.name])
+        if not chosen(s):  # kept as installed, but told to users as the specs now say
+            attributes.append(dataclasses.replace(faces.sliders[s.name], description=s.description))
             continue
         normal, acc = boundaries[s.celeba]
         conds = conditions_for(s)

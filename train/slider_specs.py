@@ -38,7 +38,7 @@ class Spec:
     celeba: str
     sign: int
     kind: str
-    description: str
+    description: str  # what the user is told it does (Discord's option hint): say what each end does
     region: str  # where the edit may change pixels (train/editing.py REGIONS); the rest is held
     extra_conditions: tuple[str, ...] = ()  # attributes the global direction is projected off, beyond the base
     free: tuple[str, ...] = ()  # attributes that change with this one: the editor does not hold them
@@ -128,7 +128,7 @@ SPECS = (
         "Blond_Hair",
         1,
         "slider",
-        "blond hair",
+        "more (+) or less (-) blond hair",
         "hair",
         ("Black_Hair", "Brown_Hair"),
         free=HAIR_COLOURS,
@@ -140,7 +140,7 @@ SPECS = (
         "Black_Hair",
         1,
         "slider",
-        "black hair",
+        "more (+) or less (-) black hair",
         "hair",
         ("Blond_Hair", "Brown_Hair"),
         free=HAIR_COLOURS,
@@ -151,7 +151,7 @@ SPECS = (
         "Brown_Hair",
         1,
         "slider",
-        "brown hair",
+        "more (+) or less (-) brown hair",
         "hair",
         ("Blond_Hair", "Black_Hair"),
         free=HAIR_COLOURS,
@@ -163,7 +163,7 @@ SPECS = (
         "Gray_Hair",
         1,
         "slider",
-        "gray hair",
+        "more (+) or less (-) gray hair",
         "hair",
         free=HAIR_COLOURS,
         loose=("Young",),
@@ -178,7 +178,7 @@ SPECS = (
         "Bald",
         1,
         "slider",
-        "less (-) or more (+) hair on top",
+        "balder (+) or more hair on top (-)",
         "hair",
         free=HAIR,
         loose=("Male", "Young"),
@@ -207,7 +207,7 @@ SPECS = (
         "Heavy_Makeup",
         1,
         "slider",
-        "heavy makeup",
+        "heavier (+) or lighter (-) makeup",
         "face",
         ("Wearing_Lipstick",),
         free=("Wearing_Lipstick", "Arched_Eyebrows", "Rosy_Cheeks", "Attractive"),
@@ -222,7 +222,7 @@ SPECS = (
         "Bangs",
         1,
         "slider",
-        "bangs over the forehead",
+        "bangs over the forehead (+) or a bare forehead (-)",
         "hair",
         free=("Receding_Hairline",),
         editor=False,
