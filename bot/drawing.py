@@ -99,7 +99,7 @@ class DrawingService:
             per_user=settings.per_user,
             batching=settings.batching,
             timeout_s=settings.draw_timeout_s,
-            edit=faces.sliders.apply,
+            edit=faces.sliders.drawing,
             metrics=self.metrics,
         )
         self.shutdown_timeout = settings.shutdown_timeout_s

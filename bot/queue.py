@@ -33,11 +33,13 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
+from gan.regions import joined
+
 from .backends import Backend
 from .metrics import Metrics
 
 log = logging.getLogger(__name__)
-EditFn = Callable[[torch.Tensor, Mapping[str, float | str]], torch.Tensor]  # latents, checked edits -> edited latents
+EditFn = Callable[[torch.Tensor, Mapping[str, float | str]], torch.Tensor]  # latents, checked edits -> their drawings
 
 
 class Refused(Exception):
@@ -289,7 +291,7 @@ class InferenceQueue:
             edited = self.edit(torch.cat([parts[i] for i in members]), dict(edits))
             for i, part in zip(members, edited.split([len(parts[i]) for i in members]), strict=True):
                 parts[i] = part
-        return torch.cat(parts)
+        return joined(parts)  # latents and drawings (gan/regions.py) alike
 
     async def close(self, timeout: float = 10.0) -> None:
         """Stop taking requests, finish the queued ones within `timeout`, refuse the rest politely."""

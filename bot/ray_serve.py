@@ -27,6 +27,7 @@ from ray.exceptions import ActorDiedError, ActorUnavailableError, RayActorError
 from ray.serve.exceptions import RayServeException
 
 from gan import Faces
+from gan.regions import joined
 
 from .settings import Settings
 
@@ -52,8 +53,8 @@ class FaceGenerator:
 
     @serve.batch(max_batch_size=MAX_BATCH, batch_wait_timeout_s=BATCH_WAIT_S, batch_size_fn=_rows)
     async def __call__(self, requests: list[tuple[str, np.ndarray]]) -> list[np.ndarray]:
-        """Each request is (client, latents (n, nz) float32); returns uint8 (n, 64, 64, 3) each."""
-        images = self.faces.decode(torch.from_numpy(np.concatenate([z for _, z in requests])))
+        """Each request is (client, latents (n, nz) or their drawings, float32); returns uint8 (n, 64, 64, 3) each."""
+        images = self.faces.decode(joined([torch.from_numpy(z) for _, z in requests]))
         self.recent.append((len(images), [c for c, _ in requests]))
         bounds = np.cumsum([len(z) for _, z in requests])[:-1]
         return np.split(images, bounds)

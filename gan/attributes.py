@@ -18,6 +18,9 @@ correction is added to the global direction below.
 - several sliders together: each is drawn a little less far than asked (`AttributeSet.drawn`), so
   that their changes, which add up, still leave the same person; one slider alone, and every
   toggle, is drawn as asked.
+- a regional slider (`region` set: a beard belongs to the lower face) changes only its region of the
+  image: `AttributeSet.drawing` gives the generator the face with every edit and without the regional
+  ones, and the generator blends the two (gan/regions.py).
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ import torch
 from .checkpoint import CheckpointError, load_tensors, save_tensors
 from .checks import is_whole
 from .editors import MAX_HIDDEN, FaceEditor, along
+from .regions import REGIONS, drawing
 
 SLIDER_RANGE = (-3.0, 3.0)
 TOGGLE_VALUES = ("off", "on")
@@ -58,6 +62,7 @@ class Attribute:
     margin: float = 0.0  # toggle: distance past the boundary
     offset: float = 0.0  # toggle: direction . z + offset = 0 on the boundary
     editor: FaceEditor | None = None  # the per-face correction; None: the global direction alone
+    region: str | None = None  # a regional slider's part of the face (gan/regions.py); None: the whole face
 
     def move(self, z: torch.Tensor, side: torch.Tensor) -> torch.Tensor:
         """(N, dim) move per slider unit of each latent towards `side` (N,) (+1: more of what the slider says)."""
@@ -131,7 +136,7 @@ class AttributeSet:
         together share the change differently (SHARE)."""
         h = hashlib.sha1(f"share|{SHARE}|".encode())
         for a in sorted(self, key=lambda a: a.key):
-            h.update(f"{a.key}|{a.kind}|{a.sign}|{a.unit}|{a.margin}|{a.offset}|".encode())
+            h.update(f"{a.key}|{a.kind}|{a.sign}|{a.unit}|{a.margin}|{a.offset}|{a.region}|".encode())
             h.update(a.direction.float().numpy().tobytes())
             for v in a.editor.state_dict().values() if a.editor is not None else ():
                 h.update(v.float().numpy().tobytes())
@@ -183,7 +188,18 @@ class AttributeSet:
         """Edited copy of latents z (N, nz) with the edits as `drawn` gives them, each made in the
         set's order whatever order `edits` names them in: the order each editor learned to compose in
         (`applied_before`). Every move keeps each latent's norm (see the module docstring)."""
+        return self._made(z, self.drawn(edits))
+
+    def drawing(self, z: torch.Tensor, edits: Edits | None) -> torch.Tensor:
+        """What the generator draws for latents z (N, nz) with `edits` (gan/regions.py): the edited latents,
+        the latents with every edit but the regional sliders', and the regions those change."""
         edits = self.drawn(edits)
+        regional = {n for n, v in edits.items() if self[n].region is not None and v != 0.0}
+        edited = self._made(z, edits)
+        base = self._made(z, {n: v for n, v in edits.items() if n not in regional}) if regional else edited
+        return drawing(edited, base, {self[n].region for n in regional})
+
+    def _made(self, z: torch.Tensor, edits: dict[str, float | str]) -> torch.Tensor:
         for a in self:
             value = edits.get(a.name)
             if a.kind == "slider" and value:
@@ -218,6 +234,7 @@ class AttributeSet:
                     "margin": a.margin,
                     "offset": a.offset,
                     "editor_hidden": a.editor.hidden if a.editor is not None else None,
+                    "region": a.region,
                 }
             )
         tensors.update({f"boundary.{k}": v.float() for k, v in self.boundaries.items()})
@@ -238,6 +255,8 @@ class AttributeSet:
                     raise ValueError(f"{name}: direction must have shape ({nz},)")
                 if a.kind not in ("slider", "toggle"):
                     raise ValueError(f"{name}: bad kind {a.kind!r}")
+                if a.region is not None and a.region not in REGIONS:
+                    raise ValueError(f"{name}: unknown region {a.region!r} (expected one of {', '.join(REGIONS)})")
                 attributes.append(a)
         except (KeyError, TypeError, ValueError) as e:
             raise CheckpointError(path, f"bad attribute data: {e}") from None

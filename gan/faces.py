@@ -16,8 +16,9 @@ from .critic import LatentCritic
 from .graphs import GraphedDraw
 from .imaging import to_uint8
 from .latent import MAX_SEED, check_truncation, slerp, truncate
-from .model import Generator, fuse_batchnorm
+from .model import IMAGE_SIZE, Generator, fuse_batchnorm
 from .recipes import Face, Recipe, latents_of
+from .regions import blended, drawing_width, masks, split
 from .style import StyleGenerator
 
 WEIGHTS_DIR = Path(__file__).parent / "weights"
@@ -138,13 +139,14 @@ class Faces:
         return best
 
     def edit(self, z: torch.Tensor, edits: Edits | None = None, truncation: float = 1.0) -> torch.Tensor:
-        """The latents decode draws: truncated (in W, towards w_avg, for a style-based generator;
-        towards 0 in z otherwise), then edited: edits keep their full strength at any truncation."""
+        """What decode draws: the latents truncated (in W, towards w_avg, for a style-based generator;
+        towards 0 in z otherwise), then with `edits` their drawings (gan/regions.py): edits keep their
+        full strength at any truncation."""
         if self.in_w:
             z = self.to_w(z, truncation)
         elif truncation != 1.0:
             z = truncate(z, truncation)
-        return self._attributes.apply(z, edits) if edits else z
+        return self._attributes.drawing(z, edits) if edits else z
 
     @torch.inference_mode()
     def to_w(self, z: torch.Tensor, truncation: float = 1.0) -> torch.Tensor:
@@ -154,15 +156,38 @@ class Faces:
 
     @torch.inference_mode()
     def decode(self, z: torch.Tensor, batch: int = 256) -> np.ndarray:
-        """uint8 (N, 64, 64, 3) images of latents from `edit` (N, latent_dim)."""
+        """uint8 (N, 64, 64, 3) images of what `edit` gives: latents (N, latent_dim) or drawings
+        (N, 2 latent_dim + regions, gan/regions.py)."""
+        widths = (self.latent_dim, drawing_width(self.latent_dim))
         if not isinstance(z, torch.Tensor):
             raise ValueError(f"latents must be a torch.Tensor of shape (N, {self.latent_dim}), got {type(z).__name__}")
-        if z.ndim != 2 or z.shape[1] != self.latent_dim:
-            raise ValueError(f"latents must have shape (N, {self.latent_dim}), got {tuple(z.shape)}")
+        if z.ndim != 2 or z.shape[1] not in widths:
+            raise ValueError(
+                f"latents must have shape (N, {self.latent_dim}) or (N, {widths[1]}), got {tuple(z.shape)}"
+            )
+        if z.shape[1] != self.latent_dim:
+            edited, base, weights = split(z, self.latent_dim)
+            regional = weights.any(dim=1)
+            if regional.any():
+                return self._decode_regional(edited, base, weights, regional, batch)
+            z = edited
         if self._graphed is not None and len(z) <= self._graphed.max_batch:
             return self._graphed(z)
         out = [to_uint8(self._draw(chunk.to(self.device, self.dtype))) for chunk in z.split(batch)]
         return np.concatenate(out)
+
+    def _decode_regional(
+        self, edited: torch.Tensor, base: torch.Tensor, weights: torch.Tensor, regional: torch.Tensor, batch: int
+    ) -> np.ndarray:
+        """Faces of drawings some of whose rows blend regions: those drawn twice up to the blend, the others once."""
+        images = np.empty((len(edited), IMAGE_SIZE, IMAGE_SIZE, 3), np.uint8)
+        if not regional.all():
+            images[~regional.numpy()] = self.decode(edited[~regional], batch)
+        rows = regional.nonzero().squeeze(1)
+        for chunk in rows.split(batch):
+            z, b = (t[chunk].to(self.device, self.dtype) for t in (edited, base))
+            images[chunk.numpy()] = to_uint8(blended(self._draw, z, b, masks(weights[chunk])))
+        return images
 
     def render(self, seeds: Iterable[Face] | Face, truncation: float = 1.0, edits: Edits | None = None) -> np.ndarray:
         """uint8 (N, 64, 64, 3) faces of the seeds (or face codes)."""
@@ -188,8 +213,8 @@ class Faces:
         truncation: float = 1.0,
         edits: Edits | None = None,
     ) -> torch.Tensor:
-        """The latents of a morph, for decode: along the prior's great circle in z, or a straight
-        line in W for a style-based generator; exact endpoints either way."""
+        """What decode draws for a morph (latents, or drawings with edits): along the prior's great circle
+        in z, or a straight line in W for a style-based generator; exact endpoints either way."""
         if not is_whole(frames, 2, MAX_FRAMES):
             raise ValueError(f"frames must be an integer from 2 to {MAX_FRAMES}, got {frames!r}")
         ends = self.latent([seed_a, seed_b])
@@ -197,14 +222,13 @@ class Faces:
         if not self.in_w:
             return self.edit(slerp(ends[0], ends[1], t), edits, truncation)
         a, b = self.to_w(ends, truncation)
-        line = torch.lerp(a, b, t[:, None])
-        line[-1] = b  # lerp's last point is a + 1 * (b - a): not b to the bit
-        return self._attributes.apply(line, edits) if edits else line
+        line = self._between(a, b, t)
+        return self._attributes.drawing(line, edits) if edits else line
 
     def sweep(
         self, seed: Face, name: str, frames: int = SWEEP_FRAMES, truncation: float = 1.0, edits: Edits | None = None
     ) -> torch.Tensor:
-        """The latents of one slider's animation on one face, for decode: a loop from the slider's low
+        """The drawings (gan/regions.py) of one slider's animation on one face, for decode: a loop from the slider's low
         end to its high end and back (a toggle: off, on, off), the face's other `edits` held.
 
         Frame 0 is exactly the face with the slider at its low end (`off`), and frame frames/2 (for an
@@ -220,16 +244,23 @@ class Faces:
 
         def at(value: float | str) -> torch.Tensor:  # the face with the slider at `value`, edits in slider order
             wanted = {**held, name: value}
-            return self._attributes.apply(base, {n: wanted[n] for n in self.attributes if n in wanted})
+            return self._attributes.drawing(base, {n: wanted[n] for n in self.attributes if n in wanted})
 
         if a.kind == "slider":
             lo, hi = SLIDER_RANGE
             return torch.cat([at(lo + (hi - lo) * float(p)) for p in phase])
-        off, on = (at(v)[0] for v in TOGGLE_VALUES)
+        # off and on hold the same edits, so they blend the same regions: their latents are what moves
+        (off, off_base, weights), (on, on_base, _) = (split(at(v), self.latent_dim) for v in TOGGLE_VALUES)
+        moving = [self._between(x[0], y[0], phase) for x, y in ((off, on), (off_base, on_base))]
+        return torch.cat([*moving, weights.expand(frames, -1)], dim=1)
+
+    def _between(self, a: torch.Tensor, b: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        """(len(t), dim) latents from a (t = 0) to b (t = 1), both exact: along the prior's great circle
+        in z, a straight line in W."""
         if not self.in_w:
-            return slerp(off, on, phase)
-        line = torch.lerp(off, on, phase[:, None])
-        line[phase == 1] = on  # lerp at 1 is off + 1 * (on - off): not on to the bit
+            return slerp(a, b, t)
+        line = torch.lerp(a, b, t[:, None])
+        line[t == 1] = b  # lerp at 1 is a + 1 * (b - a): not b to the bit
         return line
 
 

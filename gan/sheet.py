@@ -33,13 +33,13 @@ def ends(faces: Faces, name: str) -> tuple[float | str, float | str]:
 
 
 def sheet_latents(faces: Faces, seed: Face = SHEET_SEED, truncation: float = 1.0) -> torch.Tensor:
-    """(3 * sliders, latent_dim) latents, edits applied: for each slider in display order, the face at
-    its low end, unedited and at its high end."""
+    """(3 * sliders, ...) drawings for decode (gan/regions.py), edits applied: for each slider in display
+    order, the face at its low end, unedited and at its high end."""
     base = faces.edit(faces.latent(seed), None, truncation)
     rows = []
     for name in faces.attributes:
         lo, hi = ends(faces, name)
-        rows += [faces.sliders.apply(base, {name: lo}), base, faces.sliders.apply(base, {name: hi})]
+        rows += [faces.sliders.drawing(base, edits) for edits in ({name: lo}, {}, {name: hi})]
     return torch.cat(rows) if rows else base[:0]
 
 

@@ -8,6 +8,7 @@ few tests that need real faces are skipped, each saying why.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from pathlib import Path
 
@@ -48,6 +49,14 @@ def with_sliders(faces: Faces, attributes: list[Attribute]) -> Faces:
 @pytest.fixture(scope="session")
 def faces() -> Faces:
     return Faces.load()
+
+
+@pytest.fixture(scope="session")
+def regional_faces(faces: Faces) -> Faces:
+    """The shipped model with its beard drawn inside the jaw only, whatever the shipped file says."""
+    return with_sliders(
+        faces, [dataclasses.replace(a, region="jaw" if a.name == "beard" else a.region) for a in faces.sliders]
+    )
 
 
 @pytest.fixture(scope="session")

@@ -88,9 +88,9 @@ def test_the_sheet_rows_are_the_sliders_ends(faces):
     base = faces.latent([7])
     for i, name in enumerate(faces.attributes):
         lo, hi = ends(faces, name)
-        assert torch.equal(z[3 * i + 1], base[0])
-        assert torch.equal(z[3 * i], faces.sliders.apply(base, {name: lo})[0])
-        assert torch.equal(z[3 * i + 2], faces.sliders.apply(base, {name: hi})[0])
+        assert torch.equal(z[3 * i + 1], faces.sliders.drawing(base, {})[0])
+        assert torch.equal(z[3 * i], faces.sliders.drawing(base, {name: lo})[0])
+        assert torch.equal(z[3 * i + 2], faces.sliders.drawing(base, {name: hi})[0])
 
 
 def test_bad_input_is_one_clear_line(tmp_path):

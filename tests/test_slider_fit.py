@@ -29,7 +29,8 @@ def test_fit_then_report_on_a_tiny_model(data_root, tmp_path, kind):
     assert faces.attributes == [s.name for s in SPECS]
     for s, a in zip(SPECS, faces.sliders, strict=True):
         assert (a.editor is not None) == s.editor and (a.editor is None or a.editor.dim == faces.latent_dim)
-    edited = faces.render([1, 2], edits={"smiling": 2.0, "glasses": "on"})
+        assert a.region == (s.region if s.regional else None), f"{s.name}: drawn inside its region as specified"
+    edited = faces.render([1, 2], edits={"smiling": 2.0, "glasses": "on", "beard": 3.0})
     assert edited.shape == (2, 64, 64, 3)
     faces.sliders["bald"].description = "an old text"  # a kept slider's text is still the specs' after a refit
     faces.sliders.save(folder / ATTRIBUTES_FILE)
@@ -47,6 +48,7 @@ def test_fit_then_report_on_a_tiny_model(data_root, tmp_path, kind):
     assert attributes_main([*args, "--data", str(data_root)]) == 0
     text = report.read_text()
     assert "| smiling | slider | Smiling + |" in text and "## Still the same person?" in text
+    assert "A regional slider (bald: hair, beard: jaw)" in text
     assert "`smiling:+2 glasses:on`" in text and "Frechet distance to the holdout" in text
     pairs = len(SPECS) * (len(SPECS) - 1) // 2
     assert "## Pairs of edits" in text and f"of {pairs} pairs compose" in text and "| smiling + glasses |" in text

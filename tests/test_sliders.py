@@ -41,6 +41,12 @@ def test_each_slider_tells_users_what_both_ends_do_as_the_specs_say(faces: Faces
             assert "(+)" in text and "(-)" in text, f"{name}: say what each end of the slider does"
 
 
+def test_the_shipped_regional_sliders_are_the_specs_regional_ones(faces: Faces):
+    for name in faces.attributes:
+        spec = SPEC[name]
+        assert faces.sliders[name].region == (spec.region if spec.regional else None), name
+
+
 def test_directions_are_unit_and_orthogonal_to_their_conditions(faces: Faces):
     sliders = faces.sliders
     for a in sliders:
@@ -67,7 +73,7 @@ def test_edits_are_deterministic_and_change_the_face(faces: Faces):
 
 def test_slider_edits_keep_the_latent_norm(faces: Faces):
     z = faces.latent(list(range(16)))
-    edited = faces.edit(z, {"smiling": 3.0, "bangs": -3.0})
+    edited = faces.sliders.apply(z, {"smiling": 3.0, "bangs": -3.0})
     assert torch.allclose(edited.norm(dim=1), z.norm(dim=1), rtol=1e-5)
 
 
@@ -77,8 +83,8 @@ def test_toggles_are_idempotent(faces: Faces, value):
     assert toggles
     z = faces.latent(list(range(32)))
     for name in toggles:
-        once = faces.edit(z, {name: value})
-        twice = faces.edit(once, {name: value})
+        once = faces.sliders.apply(z, {name: value})
+        twice = faces.sliders.apply(once, {name: value})
         assert torch.allclose(once, twice, atol=1e-5), name
         a = faces.sliders[name]
         side = torch.full((len(z),), float(a.sign if value == "on" else -a.sign))
@@ -94,6 +100,7 @@ def test_edits_give_the_same_face_in_any_order(faces: Faces):
     edits = {"hat": "on", "bangs": 2.0, "glasses": "on", "smiling": -1.0}
     shuffled = {k: edits[k] for k in ("glasses", "smiling", "hat", "bangs")}
     assert torch.equal(faces.edit(z, edits), faces.edit(z, shuffled))
+    assert torch.equal(faces.sliders.apply(z, edits), faces.sliders.apply(z, shuffled))
     sliders, by_hand = faces.sliders, z
     assert sliders.names.index("glasses") < sliders.names.index("hat") < sliders.names.index("bangs")
     drawn = sliders.drawn(edits)
@@ -103,7 +110,7 @@ def test_edits_give_the_same_face_in_any_order(faces: Faces):
             by_hand = a.slide(by_hand, torch.full((4,), float(value)))
         else:
             by_hand = a.toggle(by_hand, torch.full((4,), float(a.sign)))
-    assert torch.allclose(faces.edit(z, edits), by_hand)
+    assert torch.allclose(faces.sliders.apply(z, edits), by_hand)
 
 
 def test_sliders_moved_together_share_the_change_and_toggles_do_not(faces: Faces):
@@ -119,7 +126,7 @@ def test_sliders_moved_together_share_the_change_and_toggles_do_not(faces: Faces
     assert three == pytest.approx(expected)
     assert sliders.drawn({"smiling": 2, "age": 1e-9})["smiling"] == pytest.approx(2), "continuous as a partner starts"
     z = faces.latent(list(range(8)))
-    together = faces.edit(z, {"smiling": 2, "age": 2})
+    together = sliders.apply(z, {"smiling": 2, "age": 2})
     asked = sliders["age"].slide(sliders["smiling"].slide(z, torch.full((8,), 2.0)), torch.full((8,), 2.0))
     assert ((together - z).norm(dim=1) < (asked - z).norm(dim=1)).all(), "the shared edit moves each face less"
 

@@ -152,6 +152,7 @@ def fit(
             description=s.description,
             direction=direction,
             margin=MARGIN if s.kind == "toggle" else 0.0,
+            region=s.region if s.regional else None,
         )
         if s.kind == "toggle":  # the side is read along the move itself, so any margin is reachable
             a.offset = offset_along(z, p[:, names.index(s.celeba)], direction)

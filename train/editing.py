@@ -11,6 +11,8 @@ and side, and asks of the edited face:
   smiling: outside the mouth and cheeks, hair: the inner face), a differentiable stand-in for
   "the same person" (the report measures that with a real face recognizer);
 - the latent moves no further than it must;
+- a regional slider (`Attribute.region`) is judged as it is drawn: blended into the face inside its
+  region only (gan/regions.py);
 - where its weights ask for it, the face stays the same person to a differentiable stand-in for
   dlib's recognizer (train/identity_net.py): its distance to the unedited face, past a margin.
 """
@@ -27,21 +29,11 @@ from tqdm import tqdm
 from gan import Faces
 from gan.attributes import Attribute, AttributeSet
 from gan.editors import FaceEditor
+from gan.regions import REGIONS, blended, box_mask, masks
 
 from .classifier import AttributeClassifier
 from .identity_net import IdentityNet
 
-SIZE = 64
-# Boxes (x0, y0, x1, y1) in the 64 px aligned faces, from dlib's 68 landmarks on holdout faces:
-# eyes at y 29-31, brows 23, mouth y 45-51 and x 24-39, chin 60, cheeks x 13-51.
-REGIONS: dict[str, tuple[tuple[int, int, int, int], ...]] = {
-    "eyes": ((8, 18, 56, 38),),
-    "mouth": ((14, 36, 50, 62),),
-    "lower_face": ((8, 36, 56, 64),),
-    "face": ((12, 16, 52, 62),),
-    "hair": ((0, 0, 64, 26), (0, 0, 18, 64), (46, 0, 64, 64)),  # all but the inner face
-    "all": ((0, 0, 64, 64),),
-}
 EYES = ((17, 27, 29, 34), (35, 27, 47, 34))  # the eyes themselves, inside the eye band
 MAX_EDIT = 3.0  # strengths are drawn up to the slider's end
 IDENTITY_MARGIN = 0.4  # distance an edit may take for free, in the distilled net's units: the shipped net's
@@ -68,9 +60,9 @@ class Weights:
 def held_weights(region: str, weights: Weights) -> torch.Tensor:
     """(1, 1, 64, 64) weight of each pixel in the pixel term: 1 outside the slider's region,
     `weights.inside` in it, and `weights.eyes` on the eyes where that is set."""
-    held = 1 - (1 - weights.inside) * _mask(REGIONS[region])
+    held = 1 - (1 - weights.inside) * box_mask(REGIONS[region])
     if weights.eyes is not None:
-        held = torch.where(_mask(EYES) > 0, weights.eyes, held)
+        held = torch.where(box_mask(EYES) > 0, weights.eyes, held)
     return held
 
 
@@ -123,14 +115,6 @@ class Hold:
         return kept + self.weights.pixels * pixels + self.weights.latent * (z1 - z0).pow(2).mean(1)
 
 
-def _mask(boxes: tuple[tuple[int, int, int, int], ...]) -> torch.Tensor:
-    """(1, 1, 64, 64) float mask: 1 in the boxes, 0 elsewhere."""
-    mask = torch.zeros(1, 1, SIZE, SIZE)
-    for x0, y0, x1, y1 in boxes:
-        mask[..., y0:y1, x0:x1] = 1
-    return mask
-
-
 def fit_editor(
     faces: Faces,
     classifier: AttributeClassifier,
@@ -155,6 +139,7 @@ def fit_editor(
     gen = torch.Generator().manual_seed(seed)
     pick = random.Random(seed)
     draw = differentiable_draw(faces)
+    draw_blended = differentiable_blend(faces)
     sample = prior(faces, 4096, gen)
     if start is None:
         with torch.random.fork_rng():  # the same seed, the same editor
@@ -185,7 +170,7 @@ def fit_editor(
             edited = attribute.toggle(z, celeba_side)
             goal = torch.full((batch,), weights.enough)
         moved = torch.ones(batch) if attribute.kind == "slider" else (~attribute.stands(z, celeba_side)).float()
-        x1 = draw(edited)
+        x1 = draw(edited) if attribute.region is None else draw_blended(z, edited, attribute.region)
         logits = classifier(x1)
         own_loss = (torch.relu(goal - celeba_side * logits[:, own]) * moved).sum()
         held_in = hold.cost(z, x0, p0, edited, x1, logits)
@@ -209,8 +194,26 @@ def _random_edit(sliders: AttributeSet, pick: random.Random) -> dict[str, float 
     return {a.name: pick.choice(("off", "on")) if a.kind == "toggle" else pick.uniform(-MAX_EDIT, MAX_EDIT)}
 
 
+def _frozen(faces: Faces) -> Callable[[torch.Tensor], torch.Tensor]:
+    """What draws the latents sliders move (the generator, or its synthesis network), frozen."""
+    faces.generator.requires_grad_(False)
+    return faces.generator.synthesis if faces.in_w else faces.generator
+
+
 def differentiable_draw(faces: Faces) -> Callable[[torch.Tensor], torch.Tensor]:
     """latents -> float images in [-1, 1], with gradients to the latents (the generator frozen)."""
-    faces.generator.requires_grad_(False)
-    net = faces.generator.synthesis if faces.in_w else faces.generator
+    net = _frozen(faces)
     return lambda z: net(z.to(faces.device, faces.dtype)).float()
+
+
+def differentiable_blend(faces: Faces) -> Callable[[torch.Tensor, torch.Tensor, str], torch.Tensor]:
+    """(base latents, edited latents, region) -> float images in [-1, 1] of the edit drawn inside the
+    region only, as decode draws a regional slider, with gradients to the edited latents."""
+    net = _frozen(faces)
+    weights = {name: torch.tensor([[float(name == r) for r in REGIONS]]) for name in REGIONS}
+
+    def draw(base: torch.Tensor, edited: torch.Tensor, region: str) -> torch.Tensor:
+        mask = masks(weights[region]).expand(len(edited), -1, -1, -1)
+        return blended(net, edited.to(faces.device, faces.dtype), base.to(faces.device, faces.dtype), mask).float()
+
+    return draw

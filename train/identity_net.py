@@ -80,7 +80,7 @@ def edited_pairs(faces: Faces, n: int, seed: int, two: float = TWO_EDITS) -> np.
     z = torch.randn(n, faces.nz, generator=gen)
     z = faces.to_w(z) if faces.in_w else z
     sliders: AttributeSet = faces.sliders
-    edited = z.clone()
+    edited = []
     for i in range(n):
         names = pick.sample(sliders.names, 2) if two and pick.random() < two else [pick.choice(sliders.names)]
         edits: dict[str, float | str] = {}
@@ -89,8 +89,8 @@ def edited_pairs(faces: Faces, n: int, seed: int, two: float = TWO_EDITS) -> np.
             edits[name] = (
                 pick.choice(("off", "on")) if a.kind == "toggle" else pick.choice((-1, 1)) * pick.uniform(1.0, 3.0)
             )
-        edited[i : i + 1] = sliders.apply(z[i : i + 1], edits)
-    return np.concatenate([faces.decode(z), faces.decode(edited)])
+        edited.append(sliders.drawing(z[i : i + 1], edits))
+    return np.concatenate([faces.decode(z), faces.decode(torch.cat(edited))])
 
 
 def distill(

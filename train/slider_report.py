@@ -144,11 +144,12 @@ class Judge:
         return out
 
     def draw(self, sliders: AttributeSet, edits: Edits, count: int | None = None) -> np.ndarray:
-        return self.faces.decode(sliders.apply(self.latents[:count], edits))
+        return self.faces.decode(sliders.drawing(self.latents[:count], edits))
 
 
 def without_editors(sliders: AttributeSet) -> AttributeSet:
-    return AttributeSet([dataclasses.replace(a, editor=None) for a in sliders], sliders.boundaries)
+    """The global directions alone, drawn over the whole face as InterFaceGAN draws them."""
+    return AttributeSet([dataclasses.replace(a, editor=None, region=None) for a in sliders], sliders.boundaries)
 
 
 def effects(
@@ -157,7 +158,7 @@ def effects(
     """Mean change of all 40 probabilities from the slider's low end (-3, off) to its high end
     (+3, on) on latents z; callers multiply the own attribute's change by the slider's sign."""
     ends = TOGGLE_VALUES if sliders[name].kind == "toggle" else SLIDER_RANGE
-    lo, hi = (predict(classifier, _chw(faces.decode(sliders.apply(z, {name: v})))) for v in ends)
+    lo, hi = (predict(classifier, _chw(faces.decode(sliders.drawing(z, {name: v})))) for v in ends)
     return (hi - lo).mean(0)
 
 
@@ -266,7 +267,7 @@ def _frechet(judge: Judge, sliders: AttributeSet, holdout: np.ndarray) -> tuple[
     for i, chunk in enumerate(np.array_split(np.arange(len(judge.plain)), 2 * len(sliders.names))):
         a = sliders[sliders.names[i // 2]]
         value = (TOGGLE_VALUES if a.kind == "toggle" else SLIDER_RANGE)[i % 2]
-        edited[chunk] = judge.faces.decode(sliders.apply(judge.latents[chunk], {a.name: value}))
+        edited[chunk] = judge.faces.decode(sliders.drawing(judge.latents[chunk], {a.name: value}))
     fd = [
         frechet_distance(predict(judge.classifier, _chw(x), features=True).double().numpy(), real)
         for x in (judge.plain, edited)
@@ -292,7 +293,7 @@ def strip(faces: Faces, sets: tuple[AttributeSet, AttributeSet], name: str) -> n
     for seed in STRIP_SEEDS:
         latent = faces.edit(faces.latent([seed]))
         for sliders in sets:
-            rows += [faces.decode(sliders.apply(latent, {name: v}) if v else latent)[0] for v in values]
+            rows += [faces.decode(sliders.drawing(latent, {name: v}) if v else latent)[0] for v in values]
     return grid(np.stack(rows), cols=len(values))
 
 
@@ -301,7 +302,7 @@ def combo_picture(faces: Faces, sets: tuple[AttributeSet, AttributeSet]) -> np.n
     latents = faces.edit(faces.latent(list(range(COMBO_PICTURE_SEEDS))))
     columns = [latents]
     for sliders in sets:
-        columns += [sliders.apply(latents, SMILE_ONLY), sliders.apply(latents, COMBO)]
+        columns += [sliders.drawing(latents, SMILE_ONLY), sliders.drawing(latents, COMBO)]
     images = np.stack([faces.decode(c) for c in columns], axis=1)  # (seeds, columns, 64, 64, 3)
     return grid(images.reshape(-1, *images.shape[2:]), cols=len(columns))
 
@@ -365,8 +366,11 @@ def write(faces: Faces, m: Measures, out_md: Path) -> None:
         "the own attribute must pass a probability of 0.73 on the asked-for side; the other 39 attributes, and "
         "the pixels outside the slider's region (glasses: the eye band; smiling: mouth and cheeks; hair: all but "
         "the inner face), must stay; the latent must move little (train/editing.py). A toggle's boundary also "
-        "decides which faces already wear the attribute, so `on` twice is `on` once. Why this method, and what "
-        "was tried, is in the notes at the end.",
+        "decides which faces already wear the attribute, so `on` twice is `on` once. A regional slider ("
+        + (", ".join(f"{a.name}: {a.region}" for a in faces.sliders if a.region) or "none now")
+        + ") is drawn inside its region only: the generator blends the edited face's features into the "
+        "unedited face's there (gan/regions.py), and its editor learns through that blend. Why this method, and "
+        "what was tried, is in the notes at the end.",
         "",
         "## What each slider moves (mean change of the classifier's probability, before / **after**)",
         "",

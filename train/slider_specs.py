@@ -39,12 +39,13 @@ class Spec:
     sign: int
     kind: str
     description: str  # what the user is told it does (Discord's option hint): say what each end does
-    region: str  # where the edit may change pixels (train/editing.py REGIONS); the rest is held
+    region: str  # where the edit may change pixels (gan/regions.py REGIONS); the rest is held
     extra_conditions: tuple[str, ...] = ()  # attributes the global direction is projected off, beyond the base
     free: tuple[str, ...] = ()  # attributes that change with this one: the editor does not hold them
     loose: tuple[str, ...] = ()  # base attributes this slider may move up to LOOSE_SIDE_EFFECT (LOOSE_REASON)
     loose_identity: bool = False  # the same person in SAME_PERSON_TARGET_LOOSE of edits is enough
     editor: bool = True  # False: the global direction alone already meets every target (docs/sliders.md)
+    regional: bool = False  # drawn inside `region` only, the rest of the face kept (gan/regions.py)
     unit: float | None = None  # the slider's step; None: the smallest that moves it enough along its direction
     weights: Weights = Weights()  # its editor's loss, where the defaults missed a target (docs/sliders.md)
     # a first stage of as many steps with these weights, for an editor that under its own weights alone
@@ -183,6 +184,7 @@ SPECS = (
         free=HAIR,
         loose=("Male", "Young"),
         loose_identity=True,
+        regional=True,  # drawn over the whole face, a bald head costs the person (docs/sliders.md, twelfth round)
         # the shipped editor kept the person in 54 %: identity and a hold past the loose attributes' slack
         weights=Weights(enough=2.0, keep_base=100.0, slack=0.4, identity=40.0),
     ),
@@ -193,9 +195,10 @@ SPECS = (
         -1,
         "slider",
         "beard (+) or clean-shaven (-)",
-        "lower_face",
+        "jaw",
         free=FACIAL_HAIR,
         loose=("Male",),
+        regional=True,  # drawn over the whole face, a beard costs the person (docs/sliders.md, twelfth round)
         # with the pixels held as hard as the others', the editor learns to grow no beard at all: a first
         # stage holding them a third as hard finds the beard, the second holds the person to it
         warmup=Weights(enough=2.0, reach=3.0, pixels=20.0),

@@ -1,0 +1,97 @@
+"""Regional sliders: an edit drawn inside its part of the face only (gan/regions.py)."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+import torch
+
+from gan import Faces
+from gan.attributes import AttributeSet
+from gan.checkpoint import CheckpointError
+from gan.regions import REGION_NAMES, drawing, drawing_width, joined
+from tests.conftest import tiny_model
+
+UNTOUCHED_ROWS = slice(
+    0, 16
+)  # far above the lower face's box (y 36..64), its feathered edge and the last layers' reach
+
+
+def test_a_regional_slider_changes_only_its_region(regional_faces: Faces):
+    seeds = list(range(8))
+    plain, bearded = regional_faces.render(seeds), regional_faces.render(seeds, edits={"beard": 3.0})
+    assert np.array_equal(bearded[:, UNTOUCHED_ROWS], plain[:, UNTOUCHED_ROWS]), "the eyes, brows and hair stay"
+    lower = np.abs(bearded[:, 44:].astype(int) - plain[:, 44:]).mean()
+    assert lower > 10, f"the lower face changes (mean {lower:.1f} of 255)"
+    whole = regional_faces.decode(regional_faces.sliders.apply(regional_faces.latent(seeds), {"beard": 3.0}))
+    assert np.abs(whole[:, UNTOUCHED_ROWS].astype(int) - plain[:, UNTOUCHED_ROWS]).mean() > 2, (
+        "the latent edit alone would"
+    )
+
+
+def test_other_edits_stay_whole_face_and_compose_with_a_regional_one(regional_faces: Faces):
+    seeds = list(range(4))
+    z = regional_faces.latent(seeds)
+    rows = regional_faces.edit(z, {"smiling": 2.0, "glasses": "on"})
+    assert rows.shape == (4, drawing_width(regional_faces.latent_dim)) and not rows[:, -len(REGION_NAMES) :].any()
+    as_latents = regional_faces.decode(regional_faces.sliders.apply(z, {"smiling": 2.0, "glasses": "on"}))
+    assert np.array_equal(regional_faces.decode(rows), as_latents), "a drawing without regions is its edited latent"
+    both = regional_faces.render(seeds, edits={"glasses": "on", "beard": 3.0})
+    glasses = regional_faces.render(seeds, edits={"glasses": "on"})
+    assert np.array_equal(both[:, UNTOUCHED_ROWS], glasses[:, UNTOUCHED_ROWS]), "outside the beard: the glasses face"
+
+
+def test_latents_and_drawings_decode_together(regional_faces: Faces):
+    z = regional_faces.latent([1, 2, 3])
+    rows = regional_faces.edit(z, {"beard": 2.0})
+    both = regional_faces.decode(joined([z[:1], rows[1:]]))
+    assert np.array_equal(both[:1], regional_faces.decode(z[:1]))
+    assert np.array_equal(both[1:], regional_faces.decode(rows)[1:])
+    with pytest.raises(ValueError, match="neither latents nor their drawings"):
+        joined([z, torch.zeros(1, 7)])
+    wide = drawing_width(regional_faces.latent_dim)
+    with pytest.raises(ValueError, match=rf"shape \(N, 100\) or \(N, {wide}\)"):
+        regional_faces.decode(torch.zeros(2, 150))
+
+
+def test_weights_out_of_range_are_clamped_not_trusted(regional_faces: Faces):
+    z = regional_faces.latent([5])
+    rows = regional_faces.edit(z, {"beard": 3.0})
+    forged = rows.clone()
+    forged[:, -len(REGION_NAMES) :] *= 1e6
+    assert np.array_equal(regional_faces.decode(forged), regional_faces.decode(rows))
+
+
+def test_a_sweep_holding_a_regional_edit_keeps_it_on_every_frame(regional_faces: Faces):
+    frames = regional_faces.decode(regional_faces.sweep(9, "glasses", 8, edits={"beard": 2.0}))
+    ends = [regional_faces.render([9], edits={"beard": 2.0, "glasses": v})[0] for v in ("off", "on")]
+    assert np.abs(frames[0].astype(int) - ends[0]).max() <= 1 and np.abs(frames[4].astype(int) - ends[1]).max() <= 1
+    beard = regional_faces.decode(regional_faces.sweep(9, "beard", 8))
+    assert np.abs(beard[4].astype(int) - regional_faces.render([9], edits={"beard": 3.0})[0]).max() <= 1
+
+
+def test_the_region_travels_in_the_attributes_file_and_names_the_set(tmp_path, regional_faces: Faces, faces: Faces):
+    path = tmp_path / "attributes.safetensors"
+    regional_faces.sliders.save(path)
+    loaded = AttributeSet.load(path, regional_faces.latent_dim)
+    assert loaded["beard"].region == "jaw" and loaded.fingerprint == regional_faces.sliders.fingerprint
+    whole = AttributeSet([dataclasses.replace(a, region=None) for a in faces.sliders])
+    assert whole.fingerprint != regional_faces.sliders.fingerprint, "posted buttons learn the sliders changed"
+    bad = AttributeSet(
+        [dataclasses.replace(a, region="elbows" if a.name == "beard" else a.region) for a in faces.sliders]
+    )
+    bad.save(path)
+    with pytest.raises(CheckpointError, match="beard: unknown region 'elbows'"):
+        AttributeSet.load(path, regional_faces.latent_dim)
+
+
+def test_a_style_generator_blends_in_pixels(tmp_path):
+    faces = Faces.load(tiny_model(tmp_path / "style", "style") / "generator.safetensors")
+    w = faces.edit(faces.latent([1, 2]))
+    other = torch.roll(w, 1, dims=0)
+    plain, moved = faces.decode(w), faces.decode(other)
+    rows = faces.decode(torch.cat([drawing(other, w, {"lower_face"})]))
+    assert np.array_equal(rows[:, UNTOUCHED_ROWS], plain[:, UNTOUCHED_ROWS])
+    assert np.abs(rows[:, 50:, 20:44].astype(int) - moved[:, 50:, 20:44]).max() <= 1, "the edit inside"
