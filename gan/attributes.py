@@ -18,7 +18,7 @@ correction is added to the global direction below.
 - several sliders together: each is drawn a little less far than asked (`AttributeSet.drawn`), so
   that their changes, which add up, still leave the same person; one slider alone, and every
   toggle, is drawn as asked.
-- a regional slider (`region` set: a beard belongs to the lower face) changes only its region of the
+- a regional slider (`region` set: a beard belongs to the jaw) changes only its region of the
   image: `AttributeSet.drawing` gives the generator the face with every edit and without the regional
   ones, and the generator blends the two (gan/regions.py).
 """

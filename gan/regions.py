@@ -1,6 +1,6 @@
 """Regions of the 64 px aligned face, and edits drawn inside one region only.
 
-A slider whose change belongs to one part of the face (a beard: the lower face) can be a *regional*
+A slider whose change belongs to one part of the face (a beard: the jaw) can be a *regional*
 slider: the generator draws the face with its edits and without that slider's, and from BLEND_PX on
 draws the edited face's features inside the region and the other's outside, the region's edge
 feathered, so the layers after it draw the seam. What lies outside, the eyes, nose and brows a
@@ -58,10 +58,14 @@ def _feathered() -> torch.Tensor:
     return F.conv2d(masks, g.reshape(1, 1, -1, 1))
 
 
+def _weights(regions: set[str]) -> torch.Tensor:
+    """(1, regions) a drawing's weights: 1 for each region in `regions`, 0 for the others."""
+    return torch.tensor([[float(name in regions) for name in REGION_NAMES]])
+
+
 def drawing(edited: torch.Tensor, base: torch.Tensor, regions: set[str]) -> torch.Tensor:
     """(N, 2 dim + regions) rows of latents `edited` drawn inside `regions` over `base` outside them."""
-    weights = torch.tensor([float(name in regions) for name in REGION_NAMES]).expand(len(edited), -1)
-    return torch.cat([edited, base, weights], dim=1)
+    return torch.cat([edited, base, _weights(regions).expand(len(edited), -1)], dim=1)
 
 
 def drawing_width(dim: int) -> int:
@@ -78,6 +82,11 @@ def masks(weights: torch.Tensor) -> torch.Tensor:
     its weight says."""
     feathered = _feathered().to(weights.device)
     return 1 - torch.prod(1 - weights[:, :, None, None] * feathered[:, 0], dim=1, keepdim=True)
+
+
+def region_mask(region: str) -> torch.Tensor:
+    """(1, 1, 64, 64) where a drawing of one regional edit takes its edited latent (`masks` of its weights)."""
+    return masks(_weights({region}))
 
 
 def blended(

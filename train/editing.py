@@ -29,7 +29,7 @@ from tqdm import tqdm
 from gan import Faces
 from gan.attributes import Attribute, AttributeSet
 from gan.editors import FaceEditor
-from gan.regions import REGIONS, blended, box_mask, masks
+from gan.regions import REGIONS, blended, box_mask, region_mask
 
 from .classifier import AttributeClassifier
 from .identity_net import IdentityNet
@@ -210,10 +210,10 @@ def differentiable_blend(faces: Faces) -> Callable[[torch.Tensor, torch.Tensor, 
     """(base latents, edited latents, region) -> float images in [-1, 1] of the edit drawn inside the
     region only, as decode draws a regional slider, with gradients to the edited latents."""
     net = _frozen(faces)
-    weights = {name: torch.tensor([[float(name == r) for r in REGIONS]]) for name in REGIONS}
+    region_masks = {name: region_mask(name) for name in REGIONS}  # made once, not at every step
 
     def draw(base: torch.Tensor, edited: torch.Tensor, region: str) -> torch.Tensor:
-        mask = masks(weights[region]).expand(len(edited), -1, -1, -1)
+        mask = region_masks[region].expand(len(edited), -1, -1, -1)
         return blended(net, edited.to(faces.device, faces.dtype), base.to(faces.device, faces.dtype), mask).float()
 
     return draw
