@@ -32,6 +32,10 @@ REGIONS: dict[str, Boxes] = {
     "hair": ((0, 0, 64, 26), (0, 0, 18, 64), (46, 0, 64, 64)),  # all but the inner face
     "all": ((0, 0, 64, 64),),
     "jaw": ((8, 40, 56, 64),),  # chin, jaw and lower cheeks: where a beard grows, the nose and eyes left out
+    # above the forehead and beside the face: where the hair is, the forehead and brows left out
+    "scalp": ((0, 0, 64, 15), (0, 0, 15, 64), (49, 0, 64, 64)),
+    # brows, lids and lashes, and the lips: where makeup is drawn, the skin around them left out
+    "lids_lips": ((14, 21, 50, 31), (20, 42, 44, 56)),
 }
 REGION_NAMES = tuple(REGIONS)  # the order of a drawing's weights: append new regions, never reorder
 BLEND_PX = 16  # the feature size at which a regional edit is blended in (the DCGAN's 16 px block)

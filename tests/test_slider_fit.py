@@ -48,7 +48,8 @@ def test_fit_then_report_on_a_tiny_model(data_root, tmp_path, kind):
     assert attributes_main([*args, "--data", str(data_root)]) == 0
     text = report.read_text()
     assert "| smiling | slider | Smiling + |" in text and "## Still the same person?" in text
-    assert "A regional slider (bald: hair, beard: jaw)" in text
+    regional = ", ".join(f"{s.name}: {s.region}" for s in SPECS if s.regional)
+    assert f"A regional slider ({regional})" in text and "beard: jaw" in regional
     assert "`smiling:+2 glasses:on`" in text and "Frechet distance to the holdout" in text
     pairs = len(SPECS) * (len(SPECS) - 1) // 2
     assert "## Pairs of edits" in text and f"of {pairs} pairs compose" in text and "| smiling + glasses |" in text

@@ -165,12 +165,13 @@ SPECS = (
         1,
         "slider",
         "more (+) or less (-) gray hair",
-        "hair",
+        "scalp",
         free=HAIR_COLOURS,
         loose=("Young",),
         loose_identity=True,
-        # no setting tried meets both the own and the Young target (docs/sliders.md, sixth round): this
-        # one draws a visible gray and keeps the person nearest its target; holding Young harder fades the gray
+        regional=True,  # drawn down to the brows, it painted age on foreheads (docs/sliders.md, thirteenth round)
+        # no setting tried meets both the own and the Young target (docs/sliders.md, sixth and thirteenth
+        # rounds): this one draws a visible gray nearest both; holding Young harder fades the gray about as much
         weights=Weights(enough=2.0, reach=3.0, keep_base=30.0, slack=0.45, identity=20.0),
     ),
     Spec(
@@ -211,12 +212,13 @@ SPECS = (
         1,
         "slider",
         "heavier (+) or lighter (-) makeup",
-        "face",
+        "lids_lips",
         ("Wearing_Lipstick",),
         free=("Wearing_Lipstick", "Arched_Eyebrows", "Rosy_Cheeks", "Attractive"),
         loose=("Male",),
-        # the shipped editor kept the person in 88 %; to this classifier makeup also reads younger
-        weights=Weights(enough=1.5, keep_base=50.0, slack=0.4, identity=30.0),
+        regional=True,  # drawn around the whole eyes, makeup reads younger (docs/sliders.md, thirteenth round)
+        # on lids and lips only, Young and the person can be held harder and the makeup still shows
+        weights=Weights(enough=1.5, keep_base=150.0, slack=0.4, identity=60.0),
     ),
     Spec("hat", "ht", "Wearing_Hat", 1, "toggle", "put a hat on or take it off", "hair", free=HAIR),
     Spec(
