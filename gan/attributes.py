@@ -19,8 +19,9 @@ correction is added to the global direction below.
   that their changes, which add up, still leave the same person; one slider alone, and every
   toggle, is drawn as asked.
 - a regional slider (`region` set: a beard belongs to the jaw) changes only its region of the
-  image: `AttributeSet.drawing` gives the generator the face with every edit and without the regional
-  ones, and the generator blends the two (gan/regions.py).
+  image: `AttributeSet.drawing` gives the generator the face without the regional edits and, for each
+  region they change, the face with that region's, and the generator draws each inside its region
+  (gan/regions.py).
 """
 
 from __future__ import annotations
@@ -191,13 +192,17 @@ class AttributeSet:
         return self._made(z, self.drawn(edits))
 
     def drawing(self, z: torch.Tensor, edits: Edits | None) -> torch.Tensor:
-        """What the generator draws for latents z (N, nz) with `edits` (gan/regions.py): the edited latents,
-        the latents with every edit but the regional sliders', and the regions those change."""
+        """What the generator draws for latents z (N, nz) with `edits` (gan/regions.py): the latents with
+        every edit but the regional sliders', drawn everywhere, and for each region a regional slider
+        changes, the latents with those edits and its region's, drawn inside it."""
         edits = self.drawn(edits)
         regional = {n for n, v in edits.items() if self[n].region is not None and v != 0.0}
-        edited = self._made(z, edits)
-        base = self._made(z, {n: v for n, v in edits.items() if n not in regional}) if regional else edited
-        return drawing(edited, base, {self[n].region for n in regional})
+        base = self._made(z, {n: v for n, v in edits.items() if n not in regional})
+        layers = {
+            region: self._made(z, {n: v for n, v in edits.items() if n not in regional or self[n].region == region})
+            for region in {self[n].region for n in regional}
+        }
+        return drawing(base, layers)
 
     def _made(self, z: torch.Tensor, edits: dict[str, float | str]) -> torch.Tensor:
         for a in self:

@@ -18,7 +18,7 @@ from .imaging import to_uint8
 from .latent import MAX_SEED, check_truncation, slerp, truncate
 from .model import IMAGE_SIZE, Generator, fuse_batchnorm
 from .recipes import Face, Recipe, latents_of
-from .regions import blended, drawing_width, masks, split
+from .regions import DRAW_ORDER, REGION_NAMES, blended, drawing_width, region_mask, split
 from .style import StyleGenerator
 
 WEIGHTS_DIR = Path(__file__).parent / "weights"
@@ -157,7 +157,7 @@ class Faces:
     @torch.inference_mode()
     def decode(self, z: torch.Tensor, batch: int = 256) -> np.ndarray:
         """uint8 (N, 64, 64, 3) images of what `edit` gives: latents (N, latent_dim) or drawings
-        (N, 2 latent_dim + regions, gan/regions.py)."""
+        (N, drawing_width(latent_dim), gan/regions.py)."""
         widths = (self.latent_dim, drawing_width(self.latent_dim))
         if not isinstance(z, torch.Tensor):
             raise ValueError(f"latents must be a torch.Tensor of shape (N, {self.latent_dim}), got {type(z).__name__}")
@@ -166,27 +166,34 @@ class Faces:
                 f"latents must have shape (N, {self.latent_dim}) or (N, {widths[1]}), got {tuple(z.shape)}"
             )
         if z.shape[1] != self.latent_dim:
-            edited, base, weights = split(z, self.latent_dim)
-            regional = weights.any(dim=1)
-            if regional.any():
-                return self._decode_regional(edited, base, weights, regional, batch)
-            z = edited
+            base, layers, weights = split(z, self.latent_dim)
+            if weights.any():
+                return self._decode_regional(base, layers, weights, batch)
+            z = base
         if self._graphed is not None and len(z) <= self._graphed.max_batch:
             return self._graphed(z)
         out = [to_uint8(self._draw(chunk.to(self.device, self.dtype))) for chunk in z.split(batch)]
         return np.concatenate(out)
 
     def _decode_regional(
-        self, edited: torch.Tensor, base: torch.Tensor, weights: torch.Tensor, regional: torch.Tensor, batch: int
+        self, base: torch.Tensor, layers: torch.Tensor, weights: torch.Tensor, batch: int
     ) -> np.ndarray:
-        """Faces of drawings some of whose rows blend regions: those drawn twice up to the blend, the others once."""
-        images = np.empty((len(edited), IMAGE_SIZE, IMAGE_SIZE, 3), np.uint8)
-        if not regional.all():
-            images[~regional.numpy()] = self.decode(edited[~regional], batch)
-        rows = regional.nonzero().squeeze(1)
-        for chunk in rows.split(batch):
-            z, b = (t[chunk].to(self.device, self.dtype) for t in (edited, base))
-            images[chunk.numpy()] = to_uint8(blended(self._draw, z, b, masks(weights[chunk])))
+        """Faces of drawings (`split`) some of whose rows blend regions: the rows that blend the same
+        regions drawn together, up to the blend once per latent they hold."""
+        images = np.empty((len(base), IMAGE_SIZE, IMAGE_SIZE, 3), np.uint8)
+        patterns, group = torch.unique(weights > 0, dim=0, return_inverse=True)
+        for k, pattern in enumerate(patterns):
+            rows = (group == k).nonzero().squeeze(1)
+            if not pattern.any():
+                images[rows.numpy()] = self.decode(base[rows], batch)
+                continue
+            for chunk in rows.split(batch):
+                over = [
+                    (layers[chunk, r].to(self.device, self.dtype), region_mask(REGION_NAMES[r], weights[chunk, r]))
+                    for r in (REGION_NAMES.index(name) for name in DRAW_ORDER)
+                    if pattern[r]
+                ]
+                images[chunk.numpy()] = to_uint8(blended(self._draw, base[chunk].to(self.device, self.dtype), over))
         return images
 
     def render(self, seeds: Iterable[Face] | Face, truncation: float = 1.0, edits: Edits | None = None) -> np.ndarray:
@@ -250,9 +257,11 @@ class Faces:
             lo, hi = SLIDER_RANGE
             return torch.cat([at(lo + (hi - lo) * float(p)) for p in phase])
         # off and on hold the same edits, so they blend the same regions: their latents are what moves
-        (off, off_base, weights), (on, on_base, _) = (split(at(v), self.latent_dim) for v in TOGGLE_VALUES)
-        moving = [self._between(x[0], y[0], phase) for x, y in ((off, on), (off_base, on_base))]
-        return torch.cat([*moving, weights.expand(frames, -1)], dim=1)
+        off, on = (at(v)[0] for v in TOGGLE_VALUES)
+        width = off.shape[0] - len(REGION_NAMES)  # the latents, base and regions', before the weights
+        slots = zip(off[:width].split(self.latent_dim), on[:width].split(self.latent_dim), strict=True)
+        moving = [self._between(a, b, phase) for a, b in slots]
+        return torch.cat([*moving, off[width:].expand(frames, -1)], dim=1)
 
     def _between(self, a: torch.Tensor, b: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
         """(len(t), dim) latents from a (t = 0) to b (t = 1), both exact: along the prior's great circle

@@ -6,14 +6,19 @@ draws the edited face's features inside the region and the other's outside, the 
 feathered, so the layers after it draw the seam. What lies outside, the eyes, nose and brows a
 recognizer reads, stays the face's own (docs/sliders.md, twelfth round).
 
-Such an edit travels as a *drawing*, one row per face: [edited latent | the latent without the regional
-edits | one weight in [0, 1] per region in REGION_NAMES]. `Faces.decode` takes drawings as well as plain
-latents; a drawing whose weights are all 0 draws its edited latent as a plain latent would.
+Such an edit travels as a *drawing*, one row per face: [base latent | one latent per region in
+REGION_NAMES | one weight in [0, 1] per region]. The base latent, drawn everywhere, carries the face's
+whole-face edits; each region's latent carries those and the regional edits of that region, and is
+drawn inside it as far as its weight says, in DRAW_ORDER (a later region on top where two
+overlap). Each regional edit keeps a latent of its own, so two of them (gray hair and makeup) do not
+add up into one latent that changes the person (docs/sliders.md, fourteenth round). A region whose
+weight is 0 holds the base latent, so drawings interpolate slot by slot. `Faces.decode` takes drawings
+as well as plain latents; a drawing whose weights are all 0 draws its base latent as a plain latent would.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from functools import cache
 
 import torch
@@ -38,6 +43,9 @@ REGIONS: dict[str, Boxes] = {
     "lids_lips": ((14, 21, 50, 31), (20, 42, 44, 56)),
 }
 REGION_NAMES = tuple(REGIONS)  # the order of a drawing's weights: append new regions, never reorder
+# the order a drawing's regions are drawn in, a later one on top where two overlap: a beard over the lips'
+# makeup (lipstick over the moustache hid the beard), gray hair over the beard's and a bald head's sides
+DRAW_ORDER = ("all", "face", "lower_face", "mouth", "eyes", "hair", "lids_lips", "jaw", "scalp")
 BLEND_PX = 16  # the feature size at which a regional edit is blended in (the DCGAN's 16 px block)
 FEATHER_PX = 3.0  # standard deviation, in image pixels, of the Gaussian that softens a region's edge
 
@@ -62,53 +70,59 @@ def _feathered() -> torch.Tensor:
     return F.conv2d(masks, g.reshape(1, 1, -1, 1))
 
 
-def _weights(regions: set[str]) -> torch.Tensor:
-    """(1, regions) a drawing's weights: 1 for each region in `regions`, 0 for the others."""
-    return torch.tensor([[float(name in regions) for name in REGION_NAMES]])
-
-
-def drawing(edited: torch.Tensor, base: torch.Tensor, regions: set[str]) -> torch.Tensor:
-    """(N, 2 dim + regions) rows of latents `edited` drawn inside `regions` over `base` outside them."""
-    return torch.cat([edited, base, _weights(regions).expand(len(edited), -1)], dim=1)
+def drawing(base: torch.Tensor, layers: Mapping[str, torch.Tensor] | None = None) -> torch.Tensor:
+    """(N, drawing_width(dim)) rows drawing latents `base` (N, dim) everywhere and each of `layers`
+    (region name -> latents (N, dim)) inside its region."""
+    layers = dict(layers or {})
+    unknown = set(layers) - set(REGIONS)
+    if unknown:
+        raise ValueError(f"unknown regions {sorted(unknown)} (expected some of {', '.join(REGIONS)})")
+    weights = torch.tensor([[float(name in layers) for name in REGION_NAMES]]).expand(len(base), -1)
+    return torch.cat([base, *(layers.get(name, base) for name in REGION_NAMES), weights], dim=1)
 
 
 def drawing_width(dim: int) -> int:
-    return 2 * dim + len(REGION_NAMES)
+    return (1 + len(REGION_NAMES)) * dim + len(REGION_NAMES)
 
 
 def split(rows: torch.Tensor, dim: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """A drawing's edited latents, base latents and region weights (the weights clamped to [0, 1])."""
-    return rows[:, :dim], rows[:, dim : 2 * dim], rows[:, 2 * dim :].clamp(0, 1)
+    """A drawing's base latents (N, dim), region latents (N, regions, dim) and region weights (N, regions),
+    the weights clamped to [0, 1]."""
+    n = len(REGION_NAMES)
+    return rows[:, :dim], rows[:, dim : (1 + n) * dim].reshape(len(rows), n, dim), rows[:, (1 + n) * dim :].clamp(0, 1)
 
 
-def masks(weights: torch.Tensor) -> torch.Tensor:
-    """(N, 1, 64, 64) where each face takes its edited latent: the union of its regions, each as far as
-    its weight says."""
-    feathered = _feathered().to(weights.device)
-    return 1 - torch.prod(1 - weights[:, :, None, None] * feathered[:, 0], dim=1, keepdim=True)
-
-
-def region_mask(region: str) -> torch.Tensor:
-    """(1, 1, 64, 64) where a drawing of one regional edit takes its edited latent (`masks` of its weights)."""
-    return masks(_weights({region}))
+def region_mask(region: str, weights: torch.Tensor | None = None) -> torch.Tensor:
+    """(N, 1, 64, 64) where a drawing takes its `region` latent: the region's feathered mask, times each
+    face's weight (N,) for it (one face at weight 1 when `weights` is None)."""
+    mask = _feathered()[REGION_NAMES.index(region)][None]
+    # a copy: the cached masks may have been made in inference mode, which autograd may not save
+    return mask.clone() if weights is None else weights[:, None, None, None] * mask.to(weights.device)
 
 
 def blended(
-    draw: Callable[[torch.Tensor], torch.Tensor], edited: torch.Tensor, base: torch.Tensor, mask: torch.Tensor
+    draw: Callable[[torch.Tensor], torch.Tensor],
+    base: torch.Tensor,
+    layers: Sequence[tuple[torch.Tensor, torch.Tensor]],
 ) -> torch.Tensor:
-    """`draw`'s output (latents -> images) for `edited` inside `mask` (N, 1, 64, 64) and `base` outside:
-    blended in the DCGAN's BLEND_PX features, or in pixels for any other generator. Differentiable in
-    `edited` (the editors learn through it)."""
+    """`draw`'s output (latents -> images) for `base` with each of `layers` (latents, mask (N or 1, 1, 64, 64))
+    drawn over it inside its mask, in order: blended in the DCGAN's BLEND_PX features, or in pixels for
+    any other generator. Differentiable in the latents (the editors learn through it)."""
     if not isinstance(draw, Generator):
-        x, x_base = draw(edited), draw(base)
-        mask = mask.to(x.device, x.dtype)
-        return mask * x + (1 - mask) * x_base
-    h, h_base = (z.reshape(len(z), -1, 1, 1) for z in (edited, base))
+        x = draw(base)
+        for z, mask in layers:
+            mask = mask.to(x.device, x.dtype)
+            x = mask * draw(z) + (1 - mask) * x
+        return x
+    hs = [z.reshape(len(z), -1, 1, 1) for z in (base, *(z for z, _ in layers))]
     for i, block in enumerate(draw.net):
-        h, h_base = block(h), block(h_base)
-        if h.shape[-1] == BLEND_PX:
-            m = F.interpolate(mask.to(h.device, h.dtype), size=h.shape[-2:], mode="area")
-            return draw.net[i + 1 :](m * h + (1 - m) * h_base)
+        hs = [block(h) for h in hs]
+        if hs[0].shape[-1] == BLEND_PX:
+            h = hs[0]
+            for h_layer, (_, mask) in zip(hs[1:], layers, strict=True):
+                m = F.interpolate(mask.to(h.device, h.dtype), size=h.shape[-2:], mode="area")
+                h = m * h_layer + (1 - m) * h
+            return draw.net[i + 1 :](h)
     raise ValueError(f"the generator has no {BLEND_PX} px block to blend a regional edit in")
 
 
@@ -121,4 +135,4 @@ def joined(parts: list[torch.Tensor]) -> torch.Tensor:
     dim = min(widths)
     if widths != {dim, drawing_width(dim)}:
         raise ValueError(f"rows of widths {sorted(widths)} are neither latents nor their drawings")
-    return torch.cat([drawing(p, p, set()) if p.shape[1] == dim else p for p in parts])
+    return torch.cat([drawing(p) if p.shape[1] == dim else p for p in parts])

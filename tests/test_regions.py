@@ -11,7 +11,7 @@ import torch
 from gan import Faces
 from gan.attributes import AttributeSet
 from gan.checkpoint import CheckpointError
-from gan.regions import REGION_NAMES, drawing, drawing_width, joined
+from gan.regions import DRAW_ORDER, REGION_NAMES, drawing, drawing_width, joined, split
 from tests.conftest import tiny_model
 
 UNTOUCHED_ROWS = slice(
@@ -41,6 +41,36 @@ def test_other_edits_stay_whole_face_and_compose_with_a_regional_one(regional_fa
     both = regional_faces.render(seeds, edits={"glasses": "on", "beard": 3.0})
     glasses = regional_faces.render(seeds, edits={"glasses": "on"})
     assert np.array_equal(both[:, UNTOUCHED_ROWS], glasses[:, UNTOUCHED_ROWS]), "outside the beard: the glasses face"
+
+
+def test_two_regional_edits_each_keep_a_latent_of_their_own(regional_faces: Faces):
+    seeds, edits = list(range(4)), {"smiling": 2.0, "gray_hair": 2.0, "beard": 2.0, "makeup": 2.0}
+    z = regional_faces.latent(seeds)
+    sliders = regional_faces.sliders
+    drawn = sliders.drawn(edits)
+    base, layers, weights = split(regional_faces.edit(z, edits), regional_faces.latent_dim)
+    assert torch.equal(base, sliders.apply(z, {"smiling": drawn["smiling"]})), "whole-face edits only"
+    for region, names in (("jaw", ["beard"]), ("scalp", ["gray_hair"]), ("lids_lips", ["makeup"])):
+        r = REGION_NAMES.index(region)
+        own = sliders._made(z, {n: drawn[n] for n in ["smiling", *names]})
+        assert torch.equal(layers[:, r], own) and (weights[:, r] == 1).all(), f"{region}: its own edit, none other"
+    others = [r for r, name in enumerate(REGION_NAMES) if name not in ("jaw", "scalp", "lids_lips")]
+    assert not weights[:, others].any() and all(torch.equal(layers[:, r], base) for r in others)
+    three = regional_faces.decode(regional_faces.edit(z, edits)).astype(int)
+    makeup = regional_faces.decode(drawing(base, {"lids_lips": layers[:, REGION_NAMES.index("lids_lips")]}))
+    eyes, scalp = np.s_[:, 22:30, 20:44], np.s_[:, :10]
+    assert np.abs(three[eyes] - makeup[eyes]).mean() < 1, "the lids as makeup alone draws them over the base"
+    assert np.abs(three[scalp] - makeup[scalp]).mean() > 10, "the gray hair drawn above them"
+
+
+def test_where_two_regions_overlap_the_later_one_is_drawn(regional_faces: Faces):
+    assert sorted(DRAW_ORDER) == sorted(REGION_NAMES), "every region is drawn, once"
+    assert DRAW_ORDER.index("lids_lips") < DRAW_ORDER.index("jaw"), "a beard over the lips' makeup"
+    z, lips, beard = (regional_faces.latent(seeds) for seeds in ([3, 4], [5, 6], [7, 8]))
+    mouth = np.s_[:, 46:52, 28:36]  # inside both the jaw and the lips
+    both = regional_faces.decode(drawing(z, {"lids_lips": lips, "jaw": beard})).astype(int)
+    assert np.abs(both[mouth] - regional_faces.decode(drawing(z, {"jaw": beard}))[mouth]).mean() < 1.5
+    assert np.abs(both[mouth] - regional_faces.decode(drawing(z, {"lids_lips": lips}))[mouth]).mean() > 10
 
 
 def test_latents_and_drawings_decode_together(regional_faces: Faces):
@@ -92,6 +122,6 @@ def test_a_style_generator_blends_in_pixels(tmp_path):
     w = faces.edit(faces.latent([1, 2]))
     other = torch.roll(w, 1, dims=0)
     plain, moved = faces.decode(w), faces.decode(other)
-    rows = faces.decode(torch.cat([drawing(other, w, {"lower_face"})]))
+    rows = faces.decode(drawing(w, {"lower_face": other}))
     assert np.array_equal(rows[:, UNTOUCHED_ROWS], plain[:, UNTOUCHED_ROWS])
     assert np.abs(rows[:, 50:, 20:44].astype(int) - moved[:, 50:, 20:44]).max() <= 1, "the edit inside"

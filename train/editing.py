@@ -213,7 +213,7 @@ def differentiable_blend(faces: Faces) -> Callable[[torch.Tensor, torch.Tensor, 
     region_masks = {name: region_mask(name) for name in REGIONS}  # made once, not at every step
 
     def draw(base: torch.Tensor, edited: torch.Tensor, region: str) -> torch.Tensor:
-        mask = region_masks[region].expand(len(edited), -1, -1, -1)
-        return blended(net, edited.to(faces.device, faces.dtype), base.to(faces.device, faces.dtype), mask).float()
+        over = [(edited.to(faces.device, faces.dtype), region_masks[region])]
+        return blended(net, base.to(faces.device, faces.dtype), over).float()
 
     return draw

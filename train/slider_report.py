@@ -369,7 +369,8 @@ def write(faces: Faces, m: Measures, out_md: Path) -> None:
         "decides which faces already wear the attribute, so `on` twice is `on` once. A regional slider ("
         + (", ".join(f"{a.name}: {a.region}" for a in faces.sliders if a.region) or "none now")
         + ") is drawn inside its region only: the generator blends the edited face's features into the "
-        "unedited face's there (gan/regions.py), and its editor learns through that blend. Why this method, and "
+        "unedited face's there, each regional edit from a latent of its own (gan/regions.py), and its editor "
+        "learns through that blend. Why this method, and "
         "what was tried, is in the notes at the end.",
         "",
         "## What each slider moves (mean change of the classifier's probability, before / **after**)",
