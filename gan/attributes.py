@@ -7,7 +7,7 @@ conditions); a toggle also has an `offset`: its boundary is `direction . z + off
 Where a slider has a `FaceEditor` (gan/editors.py), its move depends on the face: the editor's
 correction is added to the global direction below.
 
-- slider, value v in [-3, 3]: z + |v| * m(z), m(z) = sign(v) * unit * sign * direction + correction,
+- slider, value v in [-3, 3]: z + |v| * span * m(z), m(z) = sign(v) * unit * sign * direction + correction,
   rescaled to the norm z had, so the edited latent stays on the prior's typical shell where the
   generator draws well (an unscaled +3 would push it far outside and open mouths, blur faces...).
   `unit` is in prior standard deviations, fitted so that +-3 is a strong edit.
@@ -64,6 +64,7 @@ class Attribute:
     offset: float = 0.0  # toggle: direction . z + offset = 0 on the boundary
     editor: FaceEditor | None = None  # the per-face correction; None: the global direction alone
     region: str | None = None  # a regional slider's part of the face (gan/regions.py); None: the whole face
+    span: float = 1.0  # slider: the share of its fitted move the range spans (+-3 draws the fitted +-3 x span)
 
     def move(self, z: torch.Tensor, side: torch.Tensor) -> torch.Tensor:
         """(N, dim) move per slider unit of each latent towards `side` (N,) (+1: more of what the slider says)."""
@@ -72,7 +73,7 @@ class Attribute:
 
     def slide(self, z: torch.Tensor, values: torch.Tensor) -> torch.Tensor:
         """Latents z (N, dim) with the slider at values (N,) (differentiable in the editor)."""
-        return along(z, self.move(z, torch.sign(values)), values.abs())
+        return along(z, self.move(z, torch.sign(values)), values.abs() * self.span)
 
     def toggle(self, z: torch.Tensor, side: torch.Tensor) -> torch.Tensor:
         """Latents z (N, dim) toggled to `side` (N,) of the boundary (+1: the attribute's side).
@@ -137,7 +138,7 @@ class AttributeSet:
         together share the change differently (SHARE)."""
         h = hashlib.sha1(f"share|{SHARE}|".encode())
         for a in sorted(self, key=lambda a: a.key):
-            h.update(f"{a.key}|{a.kind}|{a.sign}|{a.unit}|{a.margin}|{a.offset}|{a.region}|".encode())
+            h.update(f"{a.key}|{a.kind}|{a.sign}|{a.unit}|{a.margin}|{a.offset}|{a.region}|{a.span}|".encode())
             h.update(a.direction.float().numpy().tobytes())
             for v in a.editor.state_dict().values() if a.editor is not None else ():
                 h.update(v.float().numpy().tobytes())
@@ -240,6 +241,7 @@ class AttributeSet:
                     "offset": a.offset,
                     "editor_hidden": a.editor.hidden if a.editor is not None else None,
                     "region": a.region,
+                    "span": a.span,
                 }
             )
         tensors.update({f"boundary.{k}": v.float() for k, v in self.boundaries.items()})
@@ -260,6 +262,8 @@ class AttributeSet:
                     raise ValueError(f"{name}: direction must have shape ({nz},)")
                 if a.kind not in ("slider", "toggle"):
                     raise ValueError(f"{name}: bad kind {a.kind!r}")
+                if isinstance(a.span, bool) or not isinstance(a.span, (int, float)) or not 0 < a.span <= 1:
+                    raise ValueError(f"{name}: span must be a number above 0 and at most 1, got {a.span!r}")
                 if a.region is not None and a.region not in REGIONS:
                     raise ValueError(f"{name}: unknown region {a.region!r} (expected one of {', '.join(REGIONS)})")
                 attributes.append(a)

@@ -47,6 +47,21 @@ def test_the_shipped_regional_sliders_are_the_specs_regional_ones(faces: Faces):
         assert faces.sliders[name].region == (spec.region if spec.regional else None), name
 
 
+def test_a_slider_spans_the_share_of_its_fitted_move_the_specs_say(faces: Faces, tmp_path):
+    for name in faces.attributes:
+        assert faces.sliders[name].span == SPEC[name].span, name
+    full = AttributeSet([dataclasses.replace(a, span=1.0) for a in faces.sliders])
+    z, span = faces.latent([4, 5]), faces.sliders["makeup"].span
+    assert span < 1 and torch.allclose(faces.sliders.apply(z, {"makeup": 3.0}), full.apply(z, {"makeup": 3 * span}))
+    assert full.fingerprint != faces.sliders.fingerprint, "posted buttons learn the sliders changed"
+    path, tensors, meta = saved(faces, tmp_path)
+    for bad in (0, 1.5, "all", True):
+        meta["attributes"][0]["span"] = bad
+        save_tensors(path, tensors, meta)
+        with pytest.raises(CheckpointError, match=f"smiling: span must be a number above 0 and at most 1, got {bad!r}"):
+            AttributeSet.load(path, faces.nz)
+
+
 def test_directions_are_unit_and_orthogonal_to_their_conditions(faces: Faces):
     sliders = faces.sliders
     for a in sliders:

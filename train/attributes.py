@@ -191,6 +191,9 @@ def fit(
                 identity=identity,
                 start=start,
             )
+    for s, a in zip(SPECS, attributes, strict=True):
+        if chosen(s) and s.kind == "slider":  # after every editor is fitted: each learned at the full span
+            a.span = s.span
     return AttributeSet(attributes, {attr: b[0] for attr, b in boundaries.items()})
 
 

@@ -47,6 +47,7 @@ class Spec:
     editor: bool = True  # False: the global direction alone already meets every target (docs/sliders.md)
     regional: bool = False  # drawn inside `region` only, the rest of the face kept (gan/regions.py)
     unit: float | None = None  # the slider's step; None: the smallest that moves it enough along its direction
+    span: float = 1.0  # the share of the fitted editor's move the range spans (gan/attributes.py), set after fitting
     weights: Weights = Weights()  # its editor's loss, where the defaults missed a target (docs/sliders.md)
     # a first stage of as many steps with these weights, for an editor that under its own weights alone
     # learns to undo the edit rather than find it (beard: docs/sliders.md)
@@ -219,6 +220,8 @@ SPECS = (
         regional=True,  # drawn around the whole eyes, makeup reads younger (docs/sliders.md, thirteenth round)
         # on lids and lips only, Young and the person can be held harder and the makeup still shows
         weights=Weights(enough=1.5, keep_base=150.0, slack=0.4, identity=60.0),
+        # its fitted +3 kept the person in 88 %: +-3 draws its +-2.5, the makeup still strong (fourteenth round)
+        span=2.5 / 3,
     ),
     Spec("hat", "ht", "Wearing_Hat", 1, "toggle", "put a hat on or take it off", "hair", free=HAIR),
     Spec(
