@@ -81,6 +81,8 @@ def test_latents_and_drawings_decode_together(regional_faces: Faces):
     assert np.array_equal(both[1:], regional_faces.decode(rows)[1:])
     with pytest.raises(ValueError, match="neither latents nor their drawings"):
         joined([z, torch.zeros(1, 7)])
+    with pytest.raises(ValueError, match=r"unknown regions \['elbows'\]"):
+        drawing(z, {"elbows": z})
     wide = drawing_width(regional_faces.latent_dim)
     with pytest.raises(ValueError, match=rf"shape \(N, 100\) or \(N, {wide}\)"):
         regional_faces.decode(torch.zeros(2, 150))
