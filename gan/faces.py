@@ -18,7 +18,7 @@ from .imaging import to_uint8
 from .latent import MAX_SEED, check_truncation, slerp, truncate
 from .model import IMAGE_SIZE, Generator, fuse_batchnorm
 from .recipes import Face, Recipe, latents_of
-from .regions import DRAW_ORDER, REGION_NAMES, blended, drawing_width, region_mask, split
+from .regions import DRAW_ORDER, REGION_NAMES, blended, drawing, drawing_width, region_mask, split
 from .style import StyleGenerator
 
 WEIGHTS_DIR = Path(__file__).parent / "weights"
@@ -257,11 +257,13 @@ class Faces:
             lo, hi = SLIDER_RANGE
             return torch.cat([at(lo + (hi - lo) * float(p)) for p in phase])
         # off and on hold the same edits, so they blend the same regions: their latents are what moves
-        off, on = (at(v)[0] for v in TOGGLE_VALUES)
-        width = off.shape[0] - len(REGION_NAMES)  # the latents, base and regions', before the weights
-        slots = zip(off[:width].split(self.latent_dim), on[:width].split(self.latent_dim), strict=True)
-        moving = [self._between(a, b, phase) for a, b in slots]
-        return torch.cat([*moving, off[width:].expand(frames, -1)], dim=1)
+        (off, off_layers, weights), (on, on_layers, _) = (split(at(v), self.latent_dim) for v in TOGGLE_VALUES)
+        layers = {
+            name: self._between(off_layers[0, r], on_layers[0, r], phase)
+            for r, name in enumerate(REGION_NAMES)
+            if weights[0, r]
+        }
+        return drawing(self._between(off[0], on[0], phase), layers)
 
     def _between(self, a: torch.Tensor, b: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
         """(len(t), dim) latents from a (t = 0) to b (t = 1), both exact: along the prior's great circle
