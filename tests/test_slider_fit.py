@@ -134,6 +134,20 @@ def test_a_loose_attribute_moves_its_slack_for_free_and_pays_past_it():
         assert hold.cost(z, x, p0, z, x, logits).item() == pytest.approx(cost / 3, abs=1e-5)
 
 
+def test_a_trading_edit_pays_for_its_loose_attributes_change_with_its_own_gain():
+    names = ["Gray_Hair", "Male", "Young"]
+    weights = Weights(keep=1.0, keep_watched=0.0, keep_base=0.0, slack=1.0, gain=10.0, trade=0.5)
+    hold = Hold.of(names, "Gray_Hair", "scalp", (), ("Male", "Young"), ("Male", "Young"), ("Young",), weights)
+    assert hold.loose.tolist() == [0.0, 0.0, 1.0]
+    p0 = torch.tensor([[0.1, 0.5, 0.9]] * 3)
+    logits = torch.logit(torch.tensor([[0.7, 0.5, 0.5], [0.1, 0.5, 0.5], [0.7, 0.5, 0.9]]))  # gray for age; age; gray
+    side = torch.ones(3)
+    assert hold.traded(p0, logits, 0, side).tolist() == pytest.approx([10 * (0.5 * 0.4 - 0.6), 2.0, -6.0], abs=1e-5)
+    assert hold.traded(p0, logits, 0, -side)[2].item() == pytest.approx(6.0, abs=1e-5)  # asked for less: a loss
+    z, x = torch.zeros(3, 4), torch.zeros(3, 3, 64, 64)
+    assert hold.cost(z, x, p0, z, x, logits).tolist() == pytest.approx([0.0] * 3, abs=1e-6)  # Young not charged twice
+
+
 def test_a_pair_of_edits_says_what_it_misses():
     missed = PairMeasure(
         "glasses", "age", own_alone=(0.75, 0.58), own_both=(0.74, 0.40), same_alone=(0.91, 0.95), same_both=0.80

@@ -177,7 +177,7 @@ def fit(
         # sliders before it, as fitted above or installed (with or without an editor of their own)
         before = AttributeSet(attributes).applied_before(s.name)
         start = None
-        for stage in stages(s):  # a first stage finds the edit, the last holds the face to it
+        for stage in stages(s):  # a first stage finds the edit, the last holds the face to it (or trades it)
             start = fit_editor(
                 faces,
                 classifier,

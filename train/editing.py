@@ -4,7 +4,8 @@ For one slider, every step draws fresh prior faces (half of them already carryin
 a slider applied before it, so edits learn to compose), moves them with the editor at a random strength
 and side, and asks of the edited face:
 
-- the classifier's probability of the slider's own attribute goes where the slider says;
+- the classifier's probability of the slider's own attribute goes where the slider says (for a slider
+  that trades, `Weights.gain`, as far on each face as it pays for the loose attributes' change);
 - the other attributes stay where they were (Male, Young, Pale_Skin and the other sliders'
   attributes most of all), except the few that change with this one (`Spec.free`);
 - the pixels outside the slider's region stay where they were (glasses: outside the eye band,
@@ -55,6 +56,11 @@ class Weights:
     latent: float = 0.02  # squared move per latent dimension
     identity: float = 0.0  # distilled recognizer distance past IDENTITY_MARGIN (needs the identity net)
     slack: float = 0.0  # probability change of each loose attribute (Spec.loose) a face may take for free
+    # Where set, the own attribute is asked as its gain in probability at this weight, not as a logit each face
+    # must pass, and each loose attribute's change costs `trade` of it: the edit goes as far on each face as its
+    # own gain pays for the loose attributes' change (gray hair: docs/sliders.md, fifteenth round)
+    gain: float = 0.0
+    trade: float = 0.0
 
 
 def held_weights(region: str, weights: Weights) -> torch.Tensor:
@@ -73,6 +79,7 @@ class Hold:
     attributes: torch.Tensor  # (attributes,) weight of each one's probability change; 0 for those free to move
     slack: torch.Tensor  # (attributes,) change of each one's probability that costs nothing
     pixels: torch.Tensor  # (1, 1, 64, 64) weight of each pixel's change (held_weights)
+    loose: torch.Tensor  # (attributes,) 1 for the loose attributes (Spec.loose), 0 for the others
     weights: Weights
 
     @classmethod
@@ -90,14 +97,15 @@ class Hold:
         """Of the attributes other than `own` and `free`, `watched` are held harder and `base` harder again;
         each face may move the `loose` ones by `weights.slack` for free."""
         attributes = torch.full((len(names),), weights.keep)
-        slack = torch.zeros(len(names))
+        slack, loose_mask = torch.zeros(len(names)), torch.zeros(len(names))
         for c in loose:
             slack[names.index(c)] = weights.slack
+            loose_mask[names.index(c)] = 1.0
         for c in watched:
             attributes[names.index(c)] += weights.keep_watched + (weights.keep_base if c in base else 0.0)
         for c in (*free, own):
             attributes[names.index(c)] = 0.0
-        return cls(attributes, slack, held_weights(region, weights), weights)
+        return cls(attributes, slack, held_weights(region, weights), loose_mask, weights)
 
     def cost(
         self,
@@ -113,6 +121,14 @@ class Hold:
         kept = (moved * self.attributes).sum(1) / len(self.attributes)
         pixels = ((x1 - x0).abs() * self.pixels).mean(dim=(1, 2, 3))
         return kept + self.weights.pixels * pixels + self.weights.latent * (z1 - z0).pow(2).mean(1)
+
+    def traded(self, p0: torch.Tensor, logits: torch.Tensor, own: int, side: torch.Tensor) -> torch.Tensor:
+        """(N,) the own term asked as a gain (`Weights.gain`): what the loose attributes' change costs at
+        `trade`, less the own attribute's gain in probability towards `side` (N,) of +-1."""
+        p1 = torch.sigmoid(logits)
+        gained = side * (p1[:, own] - p0[:, own])
+        paid = ((p1 - p0).abs() * self.loose).sum(1)
+        return self.weights.gain * (self.weights.trade * paid - gained)
 
 
 def fit_editor(
@@ -172,7 +188,10 @@ def fit_editor(
         moved = torch.ones(batch) if attribute.kind == "slider" else (~attribute.stands(z, celeba_side)).float()
         x1 = draw(edited) if attribute.region is None else draw_blended(z, edited, attribute.region)
         logits = classifier(x1)
-        own_loss = (torch.relu(goal - celeba_side * logits[:, own]) * moved).sum()
+        if weights.gain:
+            own_loss = (hold.traded(p0, logits, own, celeba_side) * moved).sum()
+        else:
+            own_loss = (torch.relu(goal - celeba_side * logits[:, own]) * moved).sum()
         held_in = hold.cost(z, x0, p0, edited, x1, logits)
         if e0 is not None:
             held_in = held_in + weights.identity * torch.relu((identity(x1) - e0).norm(dim=1) - IDENTITY_MARGIN)

@@ -50,7 +50,7 @@ class Spec:
     span: float = 1.0  # the share of the fitted editor's move the range spans (gan/attributes.py), set after fitting
     weights: Weights = Weights()  # its editor's loss, where the defaults missed a target (docs/sliders.md)
     # a first stage of as many steps with these weights, for an editor that under its own weights alone
-    # learns to undo the edit rather than find it (beard: docs/sliders.md)
+    # learns to undo the edit rather than find it (beard), or that trades an edit it must first find (gray hair)
     warmup: Weights | None = None
 
 
@@ -171,9 +171,11 @@ SPECS = (
         loose=("Young",),
         loose_identity=True,
         regional=True,  # drawn down to the brows, it painted age on foreheads (docs/sliders.md, thirteenth round)
-        # no setting tried meets both the own and the Young target (docs/sliders.md, sixth and thirteenth
-        # rounds): this one draws a visible gray nearest both; holding Young harder fades the gray about as much
-        weights=Weights(enough=2.0, reach=3.0, keep_base=30.0, slack=0.45, identity=20.0),
+        # every face asked for the same gray paid 0.9 of Young for it (sixth and thirteenth rounds): a first stage
+        # finds the gray, the second trades each face's gray for its age (docs/sliders.md, fifteenth round)
+        # (slack 1: the second stage pays for Young in the trade, not in the hold)
+        warmup=Weights(enough=2.0, reach=3.0, keep_base=30.0, slack=0.45, identity=20.0),
+        weights=Weights(keep_base=60.0, slack=1.0, identity=20.0, gain=20.0, trade=0.8),
     ),
     Spec(
         "bald",
