@@ -136,7 +136,7 @@ def test_a_loose_attribute_moves_its_slack_for_free_and_pays_past_it():
 
 def test_a_trading_edit_pays_for_its_loose_attributes_change_with_its_own_gain():
     names = ["Gray_Hair", "Male", "Young"]
-    weights = Weights(keep=1.0, keep_watched=0.0, keep_base=0.0, slack=1.0, gain=10.0, trade=0.5)
+    weights = Weights(keep=1.0, keep_watched=0.0, keep_base=0.0, gain=10.0, trade=0.5)
     hold = Hold.of(names, "Gray_Hair", "scalp", (), ("Male", "Young"), ("Male", "Young"), ("Young",), weights)
     assert hold.loose.tolist() == [0.0, 0.0, 1.0]
     p0 = torch.tensor([[0.1, 0.5, 0.9]] * 3)

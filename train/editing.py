@@ -95,17 +95,17 @@ class Hold:
         weights: Weights,
     ) -> Hold:
         """Of the attributes other than `own` and `free`, `watched` are held harder and `base` harder again;
-        each face may move the `loose` ones by `weights.slack` for free."""
+        each face may move the `loose` ones by `weights.slack` for free. A trading edit (`weights.gain`)
+        pays for the loose ones' change in `traded`, so the hold leaves them out."""
         attributes = torch.full((len(names),), weights.keep)
-        slack, loose_mask = torch.zeros(len(names)), torch.zeros(len(names))
+        loose_mask = torch.zeros(len(names))
         for c in loose:
-            slack[names.index(c)] = weights.slack
             loose_mask[names.index(c)] = 1.0
         for c in watched:
             attributes[names.index(c)] += weights.keep_watched + (weights.keep_base if c in base else 0.0)
-        for c in (*free, own):
+        for c in (*free, own, *(loose if weights.gain else ())):
             attributes[names.index(c)] = 0.0
-        return cls(attributes, slack, held_weights(region, weights), loose_mask, weights)
+        return cls(attributes, weights.slack * loose_mask, held_weights(region, weights), loose_mask, weights)
 
     def cost(
         self,

@@ -173,9 +173,8 @@ SPECS = (
         regional=True,  # drawn down to the brows, it painted age on foreheads (docs/sliders.md, thirteenth round)
         # every face asked for the same gray paid 0.9 of Young for it (sixth and thirteenth rounds): a first stage
         # finds the gray, the second trades each face's gray for its age (docs/sliders.md, fifteenth round)
-        # (slack 1: the second stage pays for Young in the trade, not in the hold)
         warmup=Weights(enough=2.0, reach=3.0, keep_base=30.0, slack=0.45, identity=20.0),
-        weights=Weights(keep_base=60.0, slack=1.0, identity=20.0, gain=20.0, trade=0.8),
+        weights=Weights(keep_base=60.0, identity=20.0, gain=20.0, trade=0.8),
     ),
     Spec(
         "bald",
