@@ -8,11 +8,11 @@ import numpy as np
 import pytest
 import torch
 
-from gan import Faces
+from gan import Faces, regions
 from gan.attributes import AttributeSet
 from gan.checkpoint import CheckpointError
 from gan.regions import DRAW_ORDER, REGION_NAMES, drawing, drawing_width, joined, split
-from tests.conftest import tiny_model
+from tests.conftest import tiny_model, with_sliders
 
 UNTOUCHED_ROWS = slice(
     0, 16
@@ -86,6 +86,29 @@ def test_latents_and_drawings_decode_together(regional_faces: Faces):
     wide = drawing_width(regional_faces.latent_dim)
     with pytest.raises(ValueError, match=rf"shape \(N, 100\) or \(N, {wide}\)"):
         regional_faces.decode(torch.zeros(2, 150))
+
+
+@pytest.mark.parametrize("bfloat16", [False, True])
+def test_a_regions_features_are_the_generators_own_up_to_rounding(faces: Faces, monkeypatch, bfloat16: bool):
+    monkeypatch.setattr(regions, "bfloat16_units", lambda: bfloat16)
+    z, net = faces.latent(list(range(16))), faces.generator.net
+    with torch.inference_mode():
+        for blocks in (1, 2, 3):  # to 4, 8 and 16 px: two blocks as matrix products, one as it is
+            exact, fast = net[:blocks](z.reshape(16, -1, 1, 1)), regions._features(net[:blocks], z)
+            assert fast.shape == exact.shape and fast.dtype == torch.float32
+            error = ((fast - exact).abs().max() / exact.abs().max()).item()
+            assert error < (0.01 if bfloat16 else 1e-5), f"{blocks} blocks: {error:.2g} of the largest feature"
+
+
+def test_a_regional_edit_is_drawn_within_a_grey_level_or_two_of_the_exact_blend(regional_faces: Faces, monkeypatch):
+    rows = regional_faces.edit(regional_faces.latent(list(range(8))), {"beard": 3.0, "gray_hair": 2.0})
+    drawn = regional_faces.decode(rows).astype(int)
+    monkeypatch.setattr(regions, "_features", lambda blocks, z: blocks(z.reshape(len(z), -1, 1, 1)))
+    exact = regional_faces.decode(rows).astype(int)
+    off = np.abs(drawn - exact)
+    assert off.max() <= 3 and (off > 1).mean() < 0.005, f"off by {np.bincount(off.ravel())} pixels per grey level"
+    bf16 = with_sliders(Faces.load(precision="bf16"), list(regional_faces.sliders)).decode(rows).astype(int)
+    assert np.abs(bf16 - exact).mean() < 2, "a bfloat16 generator draws its regions in its own dtype"
 
 
 def test_weights_out_of_range_are_clamped_not_trusted(regional_faces: Faces):
