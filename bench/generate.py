@@ -23,10 +23,12 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from bot.heap import keep_freed_buffers  # noqa: E402
 from bot.render import FACE_PX, face_file  # noqa: E402
 from gan import Faces  # noqa: E402
 from gan.checkpoint import save_generator  # noqa: E402
 from gan.imaging import upscale  # noqa: E402
+from gan.regions import bfloat16_units  # noqa: E402
 from gan.style import StyleConfig, StyleGenerator  # noqa: E402
 
 
@@ -51,10 +53,13 @@ def main() -> None:
         path = Path(tempfile.mkdtemp()) / "style.safetensors"
         save_generator(path, StyleGenerator(StyleConfig()), {"prior": "normal"})
         args.weights = path
+    kept = keep_freed_buffers()  # as the bot's process does
     faces = Faces.load(args.weights, device=args.device)
     print(
         f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__} "
-        f"({torch.get_num_threads()} threads), device {args.device}, {faces.generator.config}"
+        f"({torch.get_num_threads()} threads), device {args.device}, {faces.generator.config}; freed buffers "
+        f"{'kept in the heap' if kept else 'given back'}, region features in "
+        f"{'bfloat16' if bfloat16_units() else 'float32'} (gan/regions.py)"
     )
     for batch in (1, 16, 64, 256):
         seeds = list(range(batch))
@@ -80,12 +85,12 @@ def main() -> None:
         f"(target: at most +1 ms a face; the edits themselves: {editing * 1000:.2f} ms, "
         f"{editing / 32 * 1e6:.0f} us a face)"
     )
-    # a regional slider is drawn twice up to the blend, two of two regions three times (gan/regions.py)
+    # a regional slider's region is drawn again up to the blend, from a latent of its own (gan/regions.py)
     regional: dict[str, str] = {}  # region -> its first slider
     for a in faces.sliders:
         if a.region is not None and a.kind == "slider":
             regional.setdefault(a.region, a.name)
-    for asked in ({n: 2.0 for n in list(regional.values())[:k]} for k in (1, 2) if len(regional) >= k):
+    for asked in ({n: 2.0 for n in list(regional.values())[:k]} for k in range(1, len(regional) + 1)):
         drawn = statistics.median(timed(lambda asked=asked: faces.render(list(range(32)), edits=asked), args.repeats))
         print(
             f"batch 32, regional {asked}: {drawn * 1000:.1f} ms, {(drawn - explicit) / 32 * 1000:+.3f} ms a face "

@@ -26,6 +26,7 @@ from gan import CheckpointError
 
 from . import local
 from .app import ExpressionsBot, create_bot
+from .heap import keep_freed_buffers
 from .logs import setup_logging
 from .settings import ENV_NAMES, Settings
 
@@ -121,6 +122,7 @@ def main(argv: list[str] | None = None) -> int:
         discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(base.replace("http", "ws", 1) + "/gateway")
         print(f"warning: talking to the Discord stand-in at {settings.fake_discord_url}, not Discord", file=sys.stderr)
     settings = share_cores(settings)
+    keep_freed_buffers()
     try:
         bot = create_bot(settings)
     except (CheckpointError, ValueError) as e:

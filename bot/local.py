@@ -27,6 +27,7 @@ import orjson
 from aiohttp import WSMsgType, web
 
 from .discord_standin import EPHEMERAL, HOST, USER, DiscordStandIn, user_payload
+from .heap import keep_freed_buffers
 from .settings import ENV_NAMES
 
 DEFAULT_PORT = 8750
@@ -388,6 +389,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if not 0 <= args.port <= 65535:
         parser.error(f"--port must be from 0 to 65535, got {args.port}")
+
+    keep_freed_buffers()
 
     def ready(url: str) -> None:
         print(f"Expressions local channel: {url}/  (open it in a browser; Ctrl-C stops it)", flush=True)

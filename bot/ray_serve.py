@@ -29,6 +29,7 @@ from ray.serve.exceptions import RayServeException
 from gan import Faces
 from gan.regions import joined
 
+from .heap import keep_freed_buffers
 from .settings import Settings
 
 log = logging.getLogger(__name__)
@@ -48,6 +49,7 @@ class FaceGenerator:
 
     def __init__(self, weights: str | None, device: str, precision: str, threads: int):
         torch.set_num_threads(threads)
+        keep_freed_buffers()  # a replica is a process of its own
         self.faces = Faces.load(weights, device=device, precision=precision)
         self.recent: deque[tuple[int, list[str]]] = deque(maxlen=1024)  # (latents, clients) per call
 
