@@ -147,11 +147,24 @@ def _features(blocks: nn.Sequential, z: torch.Tensor) -> torch.Tensor:
         h = z.reshape(len(z), -1, 1, 1)
         for block in blocks:
             conv = block[0] if isinstance(block, nn.Sequential) and isinstance(block[1], nn.Identity) else None
-            if isinstance(conv, nn.ConvTranspose2d) and conv.kernel_size == (4, 4) and h.shape[-1] <= 4:
+            if _as_product(conv) and h.shape[-1] <= 4:
                 h = torch.relu(_overlap_added(conv, h))
             else:
                 h = block(h)
     return h.to(z.dtype).contiguous()
+
+
+def _as_product(conv: nn.Module | None) -> bool:
+    """Whether `_overlap_added` draws this layer: a DCGAN's square transposed convolution."""
+    return (
+        isinstance(conv, nn.ConvTranspose2d)
+        and conv.kernel_size == (4, 4)
+        and conv.stride[0] == conv.stride[1]
+        and conv.padding[0] == conv.padding[1]
+        and conv.output_padding == (0, 0)
+        and conv.dilation == (1, 1)
+        and conv.groups == 1
+    )
 
 
 def _overlap_added(conv: nn.ConvTranspose2d, h: torch.Tensor) -> torch.Tensor:
@@ -167,7 +180,7 @@ def _overlap_added(conv: nn.ConvTranspose2d, h: torch.Tensor) -> torch.Tensor:
         for kx in range(4):
             out[:, ky : ky + stride * size : stride, kx : kx + stride * size : stride] += patches[:, :, :, ky, kx]
     out = out[:, pad : full - pad, pad : full - pad]
-    return (out if conv.bias is None else out + conv.bias).permute(0, 3, 1, 2).contiguous()
+    return (out if conv.bias is None else out + conv.bias).permute(0, 3, 1, 2).to(h.dtype).contiguous()
 
 
 def joined(parts: list[torch.Tensor]) -> torch.Tensor:
