@@ -189,8 +189,8 @@ class Faces:
                 continue
             for chunk in rows.split(batch):
                 over = [
-                    (layers[chunk, r].to(self.device, self.dtype), region_mask(REGION_NAMES[r], weights[chunk, r]))
-                    for r in (REGION_NAMES.index(name) for name in DRAW_ORDER)
+                    (name, layers[chunk, r].to(self.device, self.dtype), region_mask(name, weights[chunk, r]))
+                    for name, r in ((name, REGION_NAMES.index(name)) for name in DRAW_ORDER)
                     if pattern[r]
                 ]
                 images[chunk.numpy()] = to_uint8(blended(self._draw, base[chunk].to(self.device, self.dtype), over))

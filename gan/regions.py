@@ -1,8 +1,8 @@
 """Regions of the 64 px aligned face, and edits drawn inside one region only.
 
 A slider whose change belongs to one part of the face (a beard: the jaw) can be a *regional*
-slider: the generator draws the face with its edits and without that slider's, and from BLEND_PX on
-draws the edited face's features inside the region and the other's outside, the region's edge
+slider: the generator draws the face with its edits and without that slider's, and from the region's
+BLEND_PX on draws the edited face's features inside the region and the other's outside, the region's edge
 feathered, so the layers after it draw the seam. What lies outside, the eyes, nose and brows a
 recognizer reads, stays the face's own (docs/sliders.md, twelfth round).
 
@@ -47,7 +47,9 @@ REGION_NAMES = tuple(REGIONS)  # the order of a drawing's weights: append new re
 # the order a drawing's regions are drawn in, a later one on top where two overlap: a beard over the lips'
 # makeup (lipstick over the moustache hid the beard), gray hair over the beard's and a bald head's sides
 DRAW_ORDER = ("all", "face", "lower_face", "mouth", "eyes", "hair", "lids_lips", "jaw", "scalp")
-BLEND_PX = 16  # the feature size at which a regional edit is blended in (the DCGAN's 16 px block)
+# the feature size at which each region's edit is blended in: the DCGAN's 8 px block, the cheapest to draw a
+# region's features to; the lids and lips at 16 px, whose lipstick an 8 px blend draws faint (docs/sliders.md)
+BLEND_PX = {name: 16 if name == "lids_lips" else 8 for name in REGIONS}
 FEATHER_PX = 3.0  # standard deviation, in image pixels, of the Gaussian that softens a region's edge
 
 
@@ -104,29 +106,38 @@ def region_mask(region: str, weights: torch.Tensor | None = None) -> torch.Tenso
 def blended(
     draw: Callable[[torch.Tensor], torch.Tensor],
     base: torch.Tensor,
-    layers: Sequence[tuple[torch.Tensor, torch.Tensor]],
+    layers: Sequence[tuple[str, torch.Tensor, torch.Tensor]],
 ) -> torch.Tensor:
-    """`draw`'s output (latents -> images) for `base` with each of `layers` (latents, mask (N or 1, 1, 64, 64))
-    drawn over it inside its mask, in order: blended in the DCGAN's BLEND_PX features, or in pixels for
-    any other generator. Differentiable in the latents (the editors learn through it); drawn without
-    gradients on a CPU, the regions' features come from `_features`, the face's own as a plain decode's."""
+    """`draw`'s output (latents -> images) for `base` with each of `layers` (region, latents, mask (N or 1, 1,
+    64, 64)) drawn over it inside its mask, in order: blended in the DCGAN's features of the region's BLEND_PX,
+    or in pixels for any other generator. A layer blended at a finer size than a later one is drawn under it
+    all the same (its mask less the later one's). Differentiable in the latents (the editors learn through it);
+    drawn without gradients on a CPU, the regions' features come from `_features`, the face's own as a plain
+    decode's."""
     if not isinstance(draw, Generator):
         x = draw(base)
-        for z, mask in layers:
+        for _, z, mask in layers:
             mask = mask.to(x.device, x.dtype)
             x = mask * draw(z) + (1 - mask) * x
         return x
+    fast = base.device.type == "cpu" and not torch.is_grad_enabled()
+    sizes = {BLEND_PX[region] for region, _, _ in layers}
     h = base.reshape(len(base), -1, 1, 1)
     for i, block in enumerate(draw.net):
         h = block(h)  # the face's own features, as a plain decode draws them
-        if h.shape[-1] == BLEND_PX:
-            fast = h.device.type == "cpu" and not torch.is_grad_enabled()
-            for z, mask in layers:
-                m = F.interpolate(mask.to(h.device, h.dtype), size=h.shape[-2:], mode="area")
-                inside = _features(draw.net[: i + 1], z) if fast else draw.net[: i + 1](z.reshape(len(z), -1, 1, 1))
-                h = torch.lerp(h, inside, m)
+        size = h.shape[-1]
+        for k, (region, z, mask) in enumerate(layers):
+            if BLEND_PX[region] != size:
+                continue
+            for later, _, over in layers[k + 1 :]:
+                mask = mask * (1 - over) if BLEND_PX[later] < size else mask  # drawn over this one, but earlier
+            m = F.interpolate(mask.to(h.device, h.dtype), size=h.shape[-2:], mode="area")
+            inside = _features(draw.net[: i + 1], z) if fast else draw.net[: i + 1](z.reshape(len(z), -1, 1, 1))
+            h = torch.lerp(h, inside, m)
+        sizes.discard(size)
+        if not sizes:
             return draw.net[i + 1 :](h)
-    raise ValueError(f"the generator has no {BLEND_PX} px block to blend a regional edit in")
+    raise ValueError(f"the generator has no {min(sizes)} px block to blend a regional edit in")
 
 
 @cache

@@ -232,7 +232,7 @@ def differentiable_blend(faces: Faces) -> Callable[[torch.Tensor, torch.Tensor, 
     region_masks = {name: region_mask(name) for name in REGIONS}  # made once, not at every step
 
     def draw(base: torch.Tensor, edited: torch.Tensor, region: str) -> torch.Tensor:
-        over = [(edited.to(faces.device, faces.dtype), region_masks[region])]
+        over = [(region, edited.to(faces.device, faces.dtype), region_masks[region])]
         return blended(net, base.to(faces.device, faces.dtype), over).float()
 
     return draw
