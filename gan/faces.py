@@ -190,8 +190,8 @@ class Faces:
             for chunk in rows.split(batch):
                 over = [
                     (name, layers[chunk, r].to(self.device, self.dtype), region_mask(name, weights[chunk, r]))
-                    for name, r in ((name, REGION_NAMES.index(name)) for name in DRAW_ORDER)
-                    if pattern[r]
+                    for name in DRAW_ORDER
+                    if pattern[r := REGION_NAMES.index(name)]
                 ]
                 images[chunk.numpy()] = to_uint8(blended(self._draw, base[chunk].to(self.device, self.dtype), over))
         return images

@@ -63,16 +63,19 @@ def test_two_regional_edits_each_keep_a_latent_of_their_own(regional_faces: Face
     assert np.abs(three[scalp] - makeup[scalp]).mean() > 10, "the gray hair drawn above them"
 
 
-@pytest.mark.parametrize("lips_px, jaw_px", [(16, 8), (8, 8), (16, 16)])  # as shipped: the lips blended later
-def test_where_two_regions_overlap_the_later_one_is_drawn(regional_faces: Faces, monkeypatch, lips_px, jaw_px):
+# as shipped: the lips blended later; an 8 px jaw's edge, blended with the lips at 8 px, reaches the mouth a little
+@pytest.mark.parametrize("lips_px, jaw_px, near", [(16, 8, 1.5), (8, 8, 3), (16, 16, 1.5)])
+def test_where_two_regions_overlap_the_later_one_is_drawn(
+    regional_faces: Faces, monkeypatch, lips_px: int, jaw_px: int, near: float
+):
     assert sorted(DRAW_ORDER) == sorted(REGION_NAMES), "every region is drawn, once"
     assert DRAW_ORDER.index("lids_lips") < DRAW_ORDER.index("jaw"), "a beard over the lips' makeup"
     monkeypatch.setitem(regions.BLEND_PX, "lids_lips", lips_px)
     monkeypatch.setitem(regions.BLEND_PX, "jaw", jaw_px)
     z, lips, beard = (regional_faces.latent(seeds) for seeds in ([3, 4], [5, 6], [7, 8]))
-    mouth = np.s_[:, 46:52, 28:36]  # inside both the jaw and the lips (an 8 px jaw's edge reaches it a little)
+    mouth = np.s_[:, 46:52, 28:36]  # inside both the jaw and the lips
     both = regional_faces.decode(drawing(z, {"lids_lips": lips, "jaw": beard})).astype(int)
-    assert np.abs(both[mouth] - regional_faces.decode(drawing(z, {"jaw": beard}))[mouth]).mean() < 3
+    assert np.abs(both[mouth] - regional_faces.decode(drawing(z, {"jaw": beard}))[mouth]).mean() < near
     assert np.abs(both[mouth] - regional_faces.decode(drawing(z, {"lids_lips": lips}))[mouth]).mean() > 10
 
 
